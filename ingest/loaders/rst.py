@@ -1,0 +1,59 @@
+"""reStructuredText: docutils parses the document tree; blocks keep their section titles and lines."""
+
+from __future__ import annotations
+
+from docutils import nodes
+from docutils.core import publish_doctree
+
+from ingest.document import Block, LoadedDocument
+
+_TEXT_NODES = (nodes.paragraph, nodes.literal_block, nodes.line_block, nodes.term, nodes.field_name)
+
+
+def load_rst(text: str, fallback_title: str) -> LoadedDocument:
+    """Parse reST quietly (markup errors are tolerated, not printed) into blocks."""
+    doctree = publish_doctree(
+        text,
+        settings_overrides={"report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
+                            "raw_enabled": False, "warning_stream": False},
+    )  # fmt: skip
+    lines = text.split("\n")
+    blocks: list[Block] = []
+    title = None
+    for node in doctree.findall(_TEXT_NODES):
+        if isinstance(node.parent, nodes.system_message):
+            continue
+        block_text = node.astext().strip()
+        if not block_text:
+            continue
+        path = tuple(
+            section[0].astext() for section in reversed(list(_sections(node))) if len(section) and
+            isinstance(section[0], nodes.title)
+        )  # fmt: skip
+        start = _locate(lines, block_text, node.line)
+        end = min(len(lines), start + block_text.count("\n"))
+        blocks.append(Block(block_text, path, start, end))
+    if isinstance(doctree.get("title"), str):
+        title = doctree["title"]
+    for top in doctree.findall(nodes.title):
+        title = title or top.astext()
+        break
+    return LoadedDocument(title=title or fallback_title, blocks=blocks, format="rst")
+
+
+def _sections(node: nodes.Node):
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, nodes.section):
+            yield parent
+        parent = parent.parent
+
+
+def _locate(lines: list[str], text: str, hint: int | None) -> int:
+    """1-based line where ``text`` starts: docutils' line hint is sometimes the block's last line."""
+    probe = " ".join(text.split("\n")[0].split())[:30]
+    guess = max(0, (hint or 1) - 1)
+    for index in sorted(range(len(lines)), key=lambda i: abs(i - guess))[:400]:
+        if probe and probe in " ".join(lines[index].split()):
+            return index + 1
+    return guess + 1
