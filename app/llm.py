@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from docchat.errors import DocchatError
+
 if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_index.llms.ollama import Ollama
@@ -32,7 +34,7 @@ ROLES = frozenset({"system", "user", "assistant"})
 _GGUF_MAGIC = b"GGUF"
 
 
-class LLMUnavailable(RuntimeError):
+class LLMUnavailable(DocchatError):
     """The LLM cannot answer; the message is ONE clear sentence telling the user what to do."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +16,15 @@ from rich.table import Table
 from docchat.errors import DocchatError
 from docchat.settings import Settings, load_settings
 
-app = typer.Typer(help="docchat: chat with your documents, locally, with checked citations.", no_args_is_help=True)
+app = typer.Typer(
+    help="docchat: chat with your documents, locally, with checked citations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console(stderr=True)
-out = Console()
+out = Console(highlight=False, soft_wrap=True)
 
+STAGES = {"files": "reading", "chunks": "embedding", "bm25": "indexing"}
 CollectionOpt = Annotated[str | None, typer.Option("--collection", "-c", help="Collection name.")]
 
 
@@ -26,8 +32,9 @@ def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**overrides)
     except Exception as error:  # pydantic ValidationError or a broken docchat.toml
-        _fail(f"Invalid settings: {error}")
-        raise  # unreachable
+        first = str(error).strip().splitlines()
+        _fail(f"Invalid settings: {' '.join(first[:3])}")
+        raise  # unreachable: _fail exits
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -37,10 +44,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest (default: ./corpus).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: ./corpus).")] = None,
     collection: CollectionOpt = None,
-    glob: Annotated[str | None, typer.Option("--glob", help="Only files whose path matches, e.g. '*.md'.")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the collection and embed everything again.")] = False,
+    glob: Annotated[str | None, typer.Option("--glob", help="Only paths matching, e.g. '*.md'.")] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the collection and re-embed all.")] = False,
 ) -> None:
     """Ingest documents into a collection: only new or changed files are embedded."""
     from ingest.embed import make_embedder
@@ -51,15 +58,13 @@ def ingest(
     try:
         with console.status("Loading the embedding model..."):
             embedder = make_embedder(settings)
-        with Progress(
-            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
-        ) as bar:  # fmt: skip
+        columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
             tasks: dict[str, int] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:
-                    tasks[stage] = bar.add_task("reading" if stage == "files" else "embedding", total=total)
+                    tasks[stage] = bar.add_task(STAGES.get(stage, stage), total=total)
                 bar.update(tasks[stage], completed=done, total=total)
 
             report = ingest_paths(settings, paths, embedder=embedder, pattern=glob, rebuild=rebuild, progress=progress)
@@ -98,6 +103,54 @@ def collections() -> None:
         when = datetime.fromtimestamp(info.last_ingest).strftime("%Y-%m-%d %H:%M") if info.last_ingest else "-"
         table.add_row(info.name, str(info.documents), str(info.chunks), info.embed_model, when)
     out.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    collection: CollectionOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of streaming.")] = False,
+    history: Annotated[
+        Path | None, typer.Option("--history", help='JSON file: [{"role": "user", "content": ...}, ...]')
+    ] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve and cite.")] = None,
+    source_prefix: Annotated[str | None, typer.Option("--source", help="Only sources under this path.")] = None,
+) -> None:
+    """Answer a question from the collection, with checked citations."""
+    from app.engine import Engine
+    from app.render import render_sources
+    from app.schema import Final, Token
+
+    settings = _settings(collection=collection, top_k=top_k)
+    turns = _read_history(history) if history else []
+    engine = Engine(settings)
+    answer = None
+    try:
+        for event in engine.stream(question, turns, source_prefix=source_prefix):
+            if isinstance(event, Token) and not as_json:
+                out.print(event.text, end="", soft_wrap=True, markup=False)
+            elif isinstance(event, Final):
+                answer = event.answer
+    except DocchatError as error:
+        _fail(str(error))
+        return
+    if answer is None:  # pragma: no cover - the engine always ends with Final
+        _fail("No answer was produced.")
+        return
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    out.print(render_sources(answer, streamed=answer.mode != "abstained"), markup=False)
+
+
+def _read_history(path: Path) -> list[dict[str, str]]:
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        _fail(f"Cannot read history file {path}: {error}")
+    if not isinstance(turns, list):
+        _fail(f"History file {path} must hold a JSON list of turns.")
+    return turns
 
 
 def main() -> None:

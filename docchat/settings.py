@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         30, ge=1, le=500, description="Candidates each retriever (dense, BM25) returns before fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    reranker: str = Field(
+        "none", description="none (keep the fused order) or a local sentence-transformers CrossEncoder folder."
+    )
+    condense: Literal["auto", "llm", "heuristic"] = Field(
+        "auto",
+        description="Follow-up rewriting: llm, heuristic (prepend the last question), auto (heuristic for tiny LLMs).",
+    )
     min_relevance: float = Field(
         0.3,
         description="Abstain when the best passage's cosine similarity to the question is below this.",

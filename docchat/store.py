@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
@@ -19,12 +20,17 @@ PAGE = 5000  # rows fetched per page when scanning a collection
 
 
 def open_client(settings: Settings) -> ClientAPI:
-    """The Chroma client: a server at ``chroma_url`` if set, else the embedded store under ``data_dir``."""
+    """The Chroma client: a server at ``chroma_url`` if set, else the embedded store under ``data_dir``.
+
+    Server mode never hangs: the server's heartbeat is checked first with ``chroma_timeout`` (chromadb's
+    own HTTP session has no timeout at all), and every later request is bounded too (see :func:`_bound`);
+    an unreachable, silent or broken server raises :class:`StoreUnavailable` with a message saying what to do.
+    """
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise StoreUnavailable(f"DOCCHAT_CHROMA_URL {settings.chroma_url!r} is not an http(s) URL.")
+        base = _server_base(settings.chroma_url)
+        _check_heartbeat(base, settings.chroma_timeout)
+        url = urlparse(base)
         try:
             client = chromadb.HttpClient(
                 host=url.hostname,
@@ -32,17 +38,104 @@ def open_client(settings: Settings) -> ClientAPI:
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
-            client.heartbeat()
+        except StoreUnavailable:
+            raise
         except Exception as error:
             raise StoreUnavailable(
-                f"Cannot reach the Chroma server at {settings.chroma_url}; start it or unset DOCCHAT_CHROMA_URL."
+                f"Cannot use the Chroma server at {base} ({error}); check it is a Chroma {chromadb.__version__} "
+                "server, or unset DOCCHAT_CHROMA_URL to use the embedded store."
             ) from error
+        _bound(client, base, settings.chroma_timeout)
         return client
     try:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as error:
         raise StoreUnavailable(f"Cannot open the store at {settings.chroma_path}: {error}") from error
+
+
+# -- server mode ---------------------------------------------------------------------------------------
+
+HEARTBEAT = "/api/v2/heartbeat"  # the API the installed chromadb client speaks (Chroma >= 1.0 servers)
+REQUEST_TIMEOUT_FACTOR = 6  # requests after the heartbeat may take this many times chroma_timeout
+
+
+def _server_base(chroma_url: str) -> str:
+    """``scheme://host[:port]`` of DOCCHAT_CHROMA_URL, or StoreUnavailable if it is not such a URL."""
+    url = urlparse(chroma_url.strip())
+    try:
+        url.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        url = url._replace(netloc="")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise StoreUnavailable(
+            f"DOCCHAT_CHROMA_URL {chroma_url!r} is not an http(s) URL; use e.g. http://127.0.0.1:8000."
+        )
+    if url.path.strip("/") or url.query or url.fragment:
+        raise StoreUnavailable(
+            f"DOCCHAT_CHROMA_URL {chroma_url!r} has a path; give only the server, e.g. http://127.0.0.1:8000."
+        )
+    return f"{url.scheme}://{url.netloc}"
+
+
+def _check_heartbeat(base: str, timeout: float) -> None:
+    """GET the heartbeat within ``timeout`` seconds (connect and answer), or raise StoreUnavailable."""
+    hint = "start it, fix DOCCHAT_CHROMA_URL, or unset DOCCHAT_CHROMA_URL to use the embedded store"
+    try:
+        response = httpx.get(base + HEARTBEAT, timeout=timeout)
+    except httpx.TimeoutException as error:
+        raise StoreUnavailable(
+            f"The Chroma server at {base} did not answer within {timeout:g} s; check that it is healthy and "
+            "that DOCCHAT_CHROMA_URL is right, or raise DOCCHAT_CHROMA_TIMEOUT."
+        ) from error
+    except (httpx.HTTPError, OSError) as error:
+        raise StoreUnavailable(f"Cannot reach the Chroma server at {base} ({error}); {hint}.") from error
+    if response.status_code != 200:
+        raise StoreUnavailable(
+            f"{base} answered HTTP {response.status_code} on {HEARTBEAT}: it is not a Chroma server this "
+            f"client can use (chromadb {chromadb.__version__} needs a Chroma 1.x server); {hint}."
+        )
+
+
+class _GuardedTransport(httpx.BaseTransport):
+    """Wraps the chromadb session's transport: network failures become StoreUnavailable for the user."""
+
+    def __init__(self, inner: httpx.BaseTransport, base: str) -> None:
+        self.inner = inner
+        self.base = base
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except httpx.TimeoutException as error:
+            seconds = (request.extensions.get("timeout") or {}).get("read")
+            within = f" within {seconds:g} s" if seconds else ""
+            raise StoreUnavailable(
+                f"The Chroma server at {self.base} stopped answering{within}; check that it is healthy "
+                "(or raise DOCCHAT_CHROMA_TIMEOUT for a slow server) and try again."
+            ) from error
+        except httpx.TransportError as error:
+            raise StoreUnavailable(
+                f"Lost the Chroma server at {self.base} ({error}); check that it is running and try again."
+            ) from error
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _bound(client: ClientAPI, base: str, timeout: float) -> None:
+    """Give chromadb's HTTP session (built with ``timeout=None``) a timeout and user-facing errors.
+
+    Uses chromadb/httpx internals (``client._server._session``, ``httpx.Client._transport``); if a future
+    version lacks them, this does nothing and only the heartbeat check bounds the wait.
+    """
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        return
+    session.timeout = httpx.Timeout(timeout * REQUEST_TIMEOUT_FACTOR, connect=timeout)
+    transport = getattr(session, "_transport", None)
+    if isinstance(transport, httpx.BaseTransport) and not isinstance(transport, _GuardedTransport):
+        session._transport = _GuardedTransport(transport, base)
 
 
 def open_collection(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
+from docchat import bm25
 from docchat.errors import DocchatError
 from docchat.settings import Settings
 from docchat.store import iter_rows, open_client, open_collection, update_metadata
@@ -92,7 +93,8 @@ def ingest_paths(
         report.chunks_written, report.chunks_reused = writer.written, writer.reused
         sources = {meta.get("source") for _, meta in iter_rows(collection)}
         changed = report.added + report.updated + report.deleted + report.chunks_deleted > 0
-        generation = int((collection.metadata or {}).get("generation", 0)) + (1 if changed else 0)
+        # A unique stamp (not a counter): a rebuilt collection never reuses an old index's generation.
+        generation = time.time_ns() if changed else int((collection.metadata or {}).get("generation", 0))
         update_metadata(
             collection,
             documents=len(sources),
@@ -101,6 +103,13 @@ def ingest_paths(
             embed_backend=embedder.backend,
             chunker=chunker.signature,
         )
+        bm25_folder = bm25.index_folder(settings.indexes_dir, settings.collection)
+        if changed or not bm25_folder.exists():
+            if progress:
+                progress("bm25", 0, 1)
+            bm25.rebuild(client.get_collection(settings.collection), settings.indexes_dir)
+            if progress:
+                progress("bm25", 1, 1)
     report.seconds = time.perf_counter() - started
     return report
 

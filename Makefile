@@ -1,0 +1,46 @@
+# The two set-up commands (see README): `make run` and `make test`. Everything else is a helper target.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
+
+.PHONY: run test install browser lint bench eval clean
+
+## Install, ingest ./corpus into the default collection, start the chat UI on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/docchat ingest corpus
+	$(BIN)/docchat ui --host $(HOST) --port $(PORT)
+
+## Install, then lint and run the whole test suite (real models, real Chroma, real browser)
+test: install browser
+	$(BIN)/ruff check .
+	@$(BIN)/python -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
+
+install: $(VENV)/.installed
+
+# torch first, from the CPU wheel, so nothing later resolves a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -c "import torch, sys; sys.exit('CUDA torch was installed' if torch.version.cuda else 0)"
+	touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+
+eval: install
+	$(BIN)/docchat eval --set eval/sets/seed.jsonl --corpus corpus --collection eval-seed
+
+clean:
+	rm -rf .docchat bench/out eval/out

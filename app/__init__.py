@@ -1,0 +1,1 @@
+"""Answering: retrieve (dense + BM25, fused), rerank, generate with a local LLM, check citations."""

@@ -1,0 +1,157 @@
+"""Citations are checked, not taken on faith.
+
+1. Bracketed markers ([1], [1, 2], [1][3]) are parsed; markers that point at no passage are dropped.
+2. Each answer sentence is checked against the passages it cites: embedding similarity to the
+   passage's best sentence, or content-word overlap with the passage. A cited passage that does
+   not support the sentence is dropped; a sentence left without support gets the best-supporting
+   passage attached if one clearly supports it, and is otherwise marked unsupported.
+3. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.schema import AnswerSentence, Citation, Passage
+from app.sentences import content_words, split_sentences
+
+MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
+MAX_PASSAGE_SENTENCES = 60
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SupportThresholds:
+    """When a passage counts as supporting a sentence."""
+
+    similarity: float = 0.62  # cosine between the sentence and the passage's best sentence
+    overlap: float = 0.7  # share of the sentence's content words found in the passage
+
+
+def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:
+    """The sentence without its markers, and the valid passage numbers it cites (in order, unique)."""
+    numbers: list[int] = []
+    for match in MARKER.finditer(sentence):
+        for part in re.split(r"[,;]", match.group(1)):
+            number = int(part)
+            if 1 <= number <= passage_count and number not in numbers:
+                numbers.append(number)
+    text = MARKER.sub("", sentence)
+    text = re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s{2,}", " ", text)).strip()
+    return text, numbers
+
+
+@dataclass
+class CheckedAnswer:
+    """An answer after checking: its sentences with verified citations, and how much is supported."""
+
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    claims: int
+    supported: int
+
+    @property
+    def supported_share(self) -> float:
+        """Share of claim sentences backed by a passage (1.0 when there are no claims)."""
+        return self.supported / self.claims if self.claims else 1.0
+
+    def text(self) -> str:
+        """The answer with its verified markers."""
+        parts = []
+        for sentence in self.sentences:
+            marks = "".join(f"[{n}]" for n in sentence.citations)
+            parts.append(f"{sentence.text} {marks}".strip() if marks else sentence.text)
+        return " ".join(parts)
+
+
+class SentenceVectors:
+    """Embeds sentences once per answer (batched), by text."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def add(self, texts: list[str]) -> None:
+        todo = sorted({t for t in texts if t not in self._vectors})
+        if todo:
+            for text, vector in zip(todo, self._embed(todo), strict=True):
+                self._vectors[text] = vector
+
+    def __getitem__(self, text: str) -> np.ndarray:
+        return self._vectors[text]
+
+
+def make_citation(number: int, passage: Passage, quote: str) -> Citation:
+    """A citation of passage ``number`` with its supporting ``quote``."""
+    return Citation(
+        number=number,
+        source=passage.source,
+        title=passage.title,
+        heading=passage.heading,
+        lines=passage.lines,
+        quote=quote,
+        passage=passage.text,
+        score=passage.similarity,
+    )
+
+
+def passage_sentences(passage: Passage) -> list[str]:
+    """A passage's sentences (capped, for very long passages)."""
+    return split_sentences(passage.text)[:MAX_PASSAGE_SENTENCES] or [passage.text]
+
+
+def check_answer(
+    answer: str,
+    passages: list[Passage],
+    vectors: SentenceVectors,
+    thresholds: SupportThresholds = SupportThresholds(),
+) -> CheckedAnswer:
+    """Verify every sentence of ``answer`` against ``passages`` (numbered from 1)."""
+    parsed = [parse_markers(s, len(passages)) for s in split_sentences(answer)]
+    parsed = [(text, numbers) for text, numbers in parsed if text]
+    per_passage = [passage_sentences(p) for p in passages]
+    passage_words = [content_words(p.text) for p in passages]
+    vectors.add([text for text, _ in parsed] + [s for group in per_passage for s in group])
+
+    sentences: list[AnswerSentence] = []
+    quotes: dict[int, str] = {}
+    claims = supported = 0
+
+    def support(text: str, number: int) -> tuple[bool, float, str]:
+        group = per_passage[number - 1]
+        sims = [float(np.dot(vectors[text], vectors[s])) for s in group]
+        best = int(np.argmax(sims))
+        words = content_words(text)
+        overlap = len(words & passage_words[number - 1]) / len(words) if words else 0.0
+        strength = max(sims[best], overlap)
+        ok = sims[best] >= thresholds.similarity or overlap >= thresholds.overlap
+        if overlap > sims[best]:  # the quote is the passage sentence sharing most words
+            best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
+        return ok, strength, group[best]
+
+    for text, numbers in parsed:
+        if len(content_words(text)) < MIN_CLAIM_WORDS:
+            sentences.append(AnswerSentence(text, [], True))
+            continue
+        claims += 1
+        checks = {n: support(text, n) for n in numbers}
+        kept = [n for n in numbers if checks[n][0]]
+        if not kept and passages:  # no cited passage supports it: attach the best one if it clearly does
+            every = {n: checks.get(n) or support(text, n) for n in range(1, len(passages) + 1)}
+            best = max(every, key=lambda n: every[n][1])
+            if every[best][0]:
+                kept, checks[best] = [best], every[best]
+        for n in kept:
+            quotes.setdefault(n, checks[n][2])
+        if kept:
+            supported += 1
+        sentences.append(AnswerSentence(text, kept, bool(kept)))
+
+    citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
+    return CheckedAnswer(sentences, citations, claims, supported)

@@ -1,0 +1,213 @@
+"""The answer engine: question (+ history) -> standalone query -> hybrid retrieval -> rerank ->
+abstain or generate -> checked citations (or quoted fallback). One function for CLI, UI and eval.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+
+from app.citations import SentenceVectors, check_answer
+from app.condense import standalone_question, use_llm_for
+from app.extractive import extractive_answer
+from app.llm import ChatLLM, build_llm
+from app.prompt import answer_messages, refusal_text
+from app.rerank import Reranker, make_reranker
+from app.retrieve import hybrid_search
+from app.schema import Answer, Event, Final, Passage, Retrieved, Token
+from docchat.bm25 import LexicalIndexCache
+from docchat.errors import DocchatError
+from docchat.settings import Settings
+from docchat.store import open_client, open_collection
+from ingest.embed import Embedder, make_embedder
+
+MIN_SUPPORTED_SHARE = 0.5  # below this share of supported sentences, answer with quotes instead
+_REFUSALS = ("do not cover", "does not cover", "don't cover", "doesn't cover", "not covered")
+
+
+class Engine:
+    """Holds the models and the store for one process; safe to share between threads (UI sessions)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        llm: ChatLLM | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._llm = llm
+        self._reranker = reranker
+        self._client: ClientAPI | None = None
+        self._lexical = LexicalIndexCache(settings.indexes_dir)
+        self._lock = threading.Lock()
+
+    # -- components, built on first use ---------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The query embedder (``query_threads`` threads)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings, for_queries=True)
+            return self._embedder
+
+    @property
+    def llm(self) -> ChatLLM:
+        """The chat model of ``llm_backend``."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = build_llm(self.settings)
+            return self._llm
+
+    @property
+    def reranker(self) -> Reranker:
+        """The reranker of ``settings.reranker``."""
+        with self._lock:
+            if self._reranker is None:
+                self._reranker = make_reranker(self.settings.reranker)
+            return self._reranker
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client (embedded or server)."""
+        with self._lock:
+            if self._client is None:
+                self._client = open_client(self.settings)
+            return self._client
+
+    def collection(self, name: str | None = None) -> Collection:
+        """A collection, fetched fresh so a concurrent ingest's changes are seen on the next question."""
+        embedder = self.embedder
+        return open_collection(self.client, name or self.settings.collection, embedder.name, embedder.dimension)
+
+    # -- retrieval ---------------------------------------------------------------------------------
+    def retrieve(
+        self,
+        query: str,
+        *,
+        collection: str | None = None,
+        top_k: int | None = None,
+        source_prefix: str | None = None,
+    ) -> list[Passage]:
+        """The ``top_k`` passages for ``query``: dense + BM25 fused, then reranked."""
+        passages, _, _ = self._retrieve(query, collection, top_k or self.settings.top_k, source_prefix)
+        return passages
+
+    def _retrieve(
+        self, query: str, collection_name: str | None, top_k: int, source_prefix: str | None
+    ) -> tuple[list[Passage], object, dict[str, float]]:
+        started = time.perf_counter()
+        collection = self.collection(collection_name)
+        lexical = self._lexical.get(collection)
+        vector = self.embedder.embed_query(query)
+        candidates = hybrid_search(
+            collection,
+            lexical,
+            query,
+            vector,
+            candidates=self.settings.candidates_k,
+            limit=max(top_k * 3, 10),
+            rrf_k=self.settings.rrf_k,
+            source_prefix=source_prefix,
+        )
+        retrieved_at = time.perf_counter()
+        passages = self.reranker.rerank(query, candidates, top_k)
+        timings = {"retrieve": retrieved_at - started, "rerank": time.perf_counter() - retrieved_at}
+        return passages, vector, timings
+
+    # -- answering ---------------------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        history: list[dict[str, str]] | None = None,
+        *,
+        collection: str | None = None,
+        top_k: int | None = None,
+        source_prefix: str | None = None,
+    ) -> Iterator[Event]:
+        """Answer ``question``: yields Retrieved, then Token pieces (if the LLM is called), then Final."""
+        question = (question or "").strip()
+        if not question:
+            raise DocchatError("Ask a question: the text is empty.")
+        history = _checked_history(history or [])
+        started = time.perf_counter()
+        llm_name = self._llm.name if self._llm else self._planned_llm_name()
+        needs_llm = use_llm_for(self.settings.condense, llm_name)
+        standalone = standalone_question(question, history, self.llm if needs_llm else None, self.settings.condense)
+        condensed_at = time.perf_counter()
+        passages, vector, timings = self._retrieve(standalone, collection, top_k or self.settings.top_k, source_prefix)
+        timings["condense"] = condensed_at - started
+        yield Retrieved(passages)
+
+        def final(**fields: object) -> Final:
+            timings["total"] = time.perf_counter() - started
+            answer = Answer(question=question, retrieved=passages, standalone_question=standalone,
+                            timings=timings, **fields)  # fmt: skip
+            return Final(answer)
+
+        best = max((p.similarity for p in passages), default=0.0)
+        if best < self.settings.min_relevance:
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
+            return
+
+        llm = self.llm
+        pieces: list[str] = []
+        generation_started = time.perf_counter()
+        for piece in llm.stream_chat(answer_messages(question, passages, history)):
+            if not pieces:
+                timings["first_token"] = time.perf_counter() - started
+            pieces.append(piece)
+            yield Token(piece)
+        timings["generate"] = time.perf_counter() - generation_started
+        generated = "".join(pieces).strip()
+
+        check_started = time.perf_counter()
+        vectors = SentenceVectors(self.embedder.embed)
+        if any(refusal in generated.lower() for refusal in _REFUSALS) and len(generated) < 200:
+            timings["check"] = time.perf_counter() - check_started
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
+            return
+        checked = check_answer(generated, passages, vectors)
+        mode, notice = "generated", ""
+        if checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE:
+            checked = extractive_answer(vector, passages, vectors)
+            mode = "extractive"
+            notice = "The model's answer was not supported by the documents, so these are direct quotes instead."
+        timings["check"] = time.perf_counter() - check_started
+        yield final(answer=checked.text(), abstained=False, mode=mode, citations=checked.citations,
+                    sentences=checked.sentences, llm=llm.name, notice=notice)  # fmt: skip
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None, **options: object) -> Answer:
+        """Answer ``question`` and return the final, checked answer (no streaming)."""
+        for event in self.stream(question, history, **options):  # type: ignore[arg-type]
+            if isinstance(event, Final):
+                return event.answer
+        raise DocchatError("The answer engine stopped without an answer.")  # pragma: no cover
+
+    def _planned_llm_name(self) -> str:
+        if self.settings.llm_backend == "ollama":
+            return f"ollama:{self.settings.ollama_model}"
+        path = self.settings.llm_model_path
+        return f"llamacpp:{path.name if path else 'SmolLM2-135M-Instruct.Q4_1.gguf'}"
+
+
+def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Validate chat history turns: ``{"role": "user"|"assistant", "content": str}``."""
+    checked = []
+    for number, turn in enumerate(history, start=1):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            raise DocchatError(f"History turn {number} needs a role of 'user' or 'assistant'.")
+        if not isinstance(turn.get("content"), str):
+            raise DocchatError(f"History turn {number} needs a text 'content'.")
+        checked.append({"role": turn["role"], "content": turn["content"]})
+    return checked
+
+
+__all__ = ["Engine", "Event", "Final", "Retrieved", "Token"]

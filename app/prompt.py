@@ -1,0 +1,54 @@
+"""Prompt files (app/prompts/*.txt) and the chat messages built from them."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from app.schema import Passage
+
+MAX_HISTORY_TURNS = 4
+MAX_TURN_CHARS = 600
+
+
+@cache
+def template(name: str) -> str:
+    """The text of ``app/prompts/<name>.txt``."""
+    return resources.files("app").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+def refusal_text() -> str:
+    """What docchat says when the documents do not cover a question."""
+    return template("refusal")
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """Number the passages [1]..[k], each fenced so its text reads as quoted data."""
+    blocks = []
+    for number, passage in enumerate(passages, start=1):
+        fence_safe = passage.text.replace("<<<", "< < <").replace(">>>", "> > >")
+        blocks.append(
+            template("passage").format(
+                number=number,
+                title=passage.title,
+                heading=f" — {passage.heading}" if passage.heading else "",
+                text=fence_safe,
+            )
+        )
+    return "\n\n".join(blocks)
+
+
+def answer_messages(question: str, passages: list[Passage], history: list[dict[str, str]]) -> list[dict[str, str]]:
+    """System rules, the last few turns, then the passages and the question."""
+    messages = [{"role": "system", "content": template("system")}]
+    for turn in history[-MAX_HISTORY_TURNS:]:
+        messages.append({"role": turn["role"], "content": turn["content"][:MAX_TURN_CHARS]})
+    user = template("answer").format(passages=format_passages(passages), question=question)
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def condense_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Ask the LLM to rewrite a follow-up as a standalone question."""
+    lines = [f"{turn['role']}: {turn['content'][:MAX_TURN_CHARS]}" for turn in history[-MAX_HISTORY_TURNS:]]
+    return [{"role": "user", "content": template("condense").format(history="\n".join(lines), question=question)}]

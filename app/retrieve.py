@@ -1,0 +1,88 @@
+"""Hybrid retrieval: dense (Chroma, cosine) + BM25 (bm25s), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+
+from app.schema import Passage
+from docchat.bm25 import LexicalIndex
+
+
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
+    """RRF (Cormack et al. 2009): score(d) = sum over rankings of 1 / (k + rank of d), ranks from 1."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def hybrid_search(
+    collection: Collection,
+    lexical: LexicalIndex,
+    query_text: str,
+    query_vector: np.ndarray,
+    *,
+    candidates: int,
+    limit: int,
+    rrf_k: int = 60,
+    source_prefix: str | None = None,
+) -> list[Passage]:
+    """The ``limit`` best passages by fused rank, each with its cosine similarity to the query."""
+    where = None
+    if source_prefix:
+        sources = lexical.sources_with_prefix(source_prefix)
+        if not sources:
+            return []
+        where = {"source": {"$in": sources}} if len(sources) > 1 else {"source": sources[0]}
+    count = collection.count()
+    if count == 0:
+        return []
+    dense = collection.query(
+        query_embeddings=[query_vector.tolist()],
+        n_results=min(candidates, count),
+        where=where,
+        include=["documents", "metadatas", "distances"],
+    )
+    dense_ids = dense["ids"][0]
+    rows = {
+        row_id: (text, meta or {}, 1.0 - float(distance))
+        for row_id, text, meta, distance in zip(
+            dense_ids, dense["documents"][0], dense["metadatas"][0], dense["distances"][0], strict=True
+        )
+    }
+    lexical_ids = [row_id for row_id, _ in lexical.search(query_text, candidates, source_prefix)]
+    fused = reciprocal_rank_fusion([dense_ids, lexical_ids], rrf_k)
+    best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+    missing = [row_id for row_id in best if row_id not in rows]
+    if missing:  # BM25-only hits: fetch their text and vectors to score them against the query too
+        extra = collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
+        for row_id, text, meta, vector in zip(
+            extra["ids"], extra["documents"], extra["metadatas"], extra["embeddings"], strict=True
+        ):
+            rows[row_id] = (text, meta or {}, float(np.dot(np.asarray(vector, dtype=np.float32), query_vector)))
+    dense_rank = {row_id: rank for rank, row_id in enumerate(dense_ids, start=1)}
+    lexical_rank = {row_id: rank for rank, row_id in enumerate(lexical_ids, start=1)}
+    passages = []
+    for row_id in best:
+        if row_id not in rows:  # deleted between the BM25 snapshot and now
+            continue
+        text, meta, similarity = rows[row_id]
+        passages.append(
+            Passage(
+                id=row_id,
+                text=text,
+                source=str(meta.get("source", "")),
+                title=str(meta.get("title", "")),
+                heading=str(meta.get("heading", "")),
+                start_line=int(meta.get("start_line", 0)),
+                end_line=int(meta.get("end_line", 0)),
+                span_unit=str(meta.get("span_unit", "line")),
+                score=fused[row_id],
+                similarity=similarity,
+                dense_rank=dense_rank.get(row_id),
+                bm25_rank=lexical_rank.get(row_id),
+            )
+        )
+    return passages

@@ -1,0 +1,132 @@
+"""What the answer engine returns: passages, checked citations, the answer, and stream events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk, with its place in the source and its scores."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    heading: str
+    start_line: int
+    end_line: int
+    span_unit: str = "line"
+    score: float = 0.0  # final ranking score (fused / reranked)
+    similarity: float = 0.0  # cosine similarity to the (standalone) question
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def lines(self) -> tuple[int, int]:
+        """(start, end) line span, 1-based inclusive (pages for PDFs)."""
+        return (self.start_line, self.end_line)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields ``--json``'s ``retrieved`` list shows."""
+        return {
+            "source": self.source,
+            "heading": self.heading,
+            "lines": list(self.lines),
+            "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
+        }
+
+
+@dataclass
+class Citation:
+    """A checked citation: which passage, where it is, and the exact supporting quote."""
+
+    number: int
+    source: str
+    title: str
+    heading: str
+    lines: tuple[int, int]
+    quote: str  # the passage sentence that supports the answer (verbatim from the passage)
+    passage: str  # the whole passage text
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["lines"] = list(self.lines)
+        return data
+
+
+@dataclass
+class AnswerSentence:
+    """One sentence of the answer, the citations that back it, and whether any passage supports it."""
+
+    text: str
+    citations: list[int] = field(default_factory=list)
+    supported: bool = True
+
+
+Mode = Literal["generated", "extractive", "abstained"]
+
+
+@dataclass
+class Answer:
+    """The full result of one question."""
+
+    question: str
+    answer: str
+    abstained: bool
+    mode: Mode
+    citations: list[Citation]
+    retrieved: list[Passage]
+    sentences: list[AnswerSentence]
+    standalone_question: str
+    timings: dict[str, float]
+    llm: str = ""
+    notice: str = ""  # e.g. why the answer fell back to quotes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``docchat ask --json`` object."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "standalone_question": self.standalone_question,
+            "citations": [c.to_dict() for c in self.citations],
+            "sentences": [asdict(s) for s in self.sentences],
+            "retrieved": [p.summary() for p in self.retrieved],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "llm": self.llm,
+            "notice": self.notice,
+        }
+
+
+# -- stream events (what ``Engine.stream`` yields, in this order) ---------------------------------
+
+
+@dataclass
+class Retrieved:
+    """Retrieval is done: these passages (numbered [1]..[k] in this order) go to the LLM."""
+
+    passages: list[Passage]
+
+
+@dataclass
+class Token:
+    """A piece of the generated answer text, as the LLM streams it."""
+
+    text: str
+
+
+@dataclass
+class Final:
+    """The checked answer. Its ``answer`` text may differ from the streamed tokens (markers fixed,
+    or replaced by quotes when the generated text was not supported)."""
+
+    answer: Answer
+
+
+Event = Retrieved | Token | Final

@@ -1,0 +1,147 @@
+"""The BM25 side index of a collection (bm25s), persisted next to the store and kept in step with it.
+
+Each index records the collection's ``generation`` (bumped by every ingest that changes chunks).
+Ingest rebuilds it after a change; readers reload it when the generation on disk moves, or
+rebuild it from the collection's chunks when it is missing or stale (e.g. another machine
+ingested into a shared Chroma server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from chromadb.api.models.Collection import Collection
+
+from docchat.store import PAGE
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 over a collection's chunks (text + title + heading), with chunk ids and sources by row."""
+
+    generation: int
+    ids: list[str]
+    sources: list[str]
+    retriever: bm25s.BM25 | None
+
+    def search(self, query: str, k: int, source_prefix: str | None = None) -> list[tuple[str, float]]:
+        """Best ``k`` (chunk id, BM25 score) pairs with a positive score."""
+        if self.retriever is None or not self.ids:
+            return []
+        mask = None
+        if source_prefix:
+            mask = np.array([s.startswith(source_prefix) for s in self.sources], dtype=np.float32)
+            if not mask.any():
+                return []
+        tokens = _tokens([query])
+        if not tokens[0]:
+            return []
+        rows, scores = self.retriever.retrieve(
+            tokens, k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=1
+        )
+        return [(self.ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+
+    def sources_with_prefix(self, prefix: str) -> list[str]:
+        """Distinct sources that start with ``prefix`` (for dense-retrieval filters)."""
+        return sorted({s for s in self.sources if s.startswith(prefix)})
+
+
+def build(collection: Collection) -> LexicalIndex:
+    """Build the index from every chunk stored in ``collection``."""
+    generation = int((collection.metadata or {}).get("generation", 0))
+    ids: list[str] = []
+    sources: list[str] = []
+    texts: list[str] = []
+    offset = 0
+    while True:
+        page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        for row_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+            meta = meta or {}
+            ids.append(row_id)
+            sources.append(str(meta.get("source", "")))
+            texts.append(f"{meta.get('title', '')} {meta.get('heading', '')} {text}")
+        if len(page["ids"]) < PAGE:
+            break
+        offset += PAGE
+    retriever = None
+    if texts:
+        retriever = bm25s.BM25()
+        retriever.index(_tokens(texts), show_progress=False)
+    return LexicalIndex(generation, ids, sources, retriever)
+
+
+def save(index: LexicalIndex, folder: Path) -> None:
+    """Write the index atomically into ``folder`` (replacing any older one)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        if index.retriever is not None:
+            index.retriever.save(str(scratch), show_progress=False)
+        (scratch / "rows.json").write_text(
+            json.dumps({"generation": index.generation, "ids": index.ids, "sources": index.sources})
+        )
+        old = folder.with_name(f".{folder.name}.old")
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(scratch, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def load(folder: Path) -> LexicalIndex | None:
+    """Read a saved index (memory-mapped), or None if there is none or it is unreadable."""
+    try:
+        rows = json.loads((folder / "rows.json").read_text())
+        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if rows["ids"] else None
+    except (OSError, ValueError, KeyError):
+        return None
+    return LexicalIndex(int(rows["generation"]), rows["ids"], rows["sources"], retriever)
+
+
+def index_folder(indexes_dir: Path, collection_name: str) -> Path:
+    """Where a collection's BM25 index lives."""
+    return indexes_dir / f"{collection_name}.bm25"
+
+
+def rebuild(collection: Collection, indexes_dir: Path) -> LexicalIndex:
+    """Build and save the index of ``collection``."""
+    index = build(collection)
+    save(index, index_folder(indexes_dir, collection.name))
+    return index
+
+
+class LexicalIndexCache:
+    """Per-process cache of loaded indexes, refreshed when the collection's generation moves."""
+
+    def __init__(self, indexes_dir: Path) -> None:
+        self._dir = indexes_dir
+        self._cache: dict[str, LexicalIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, collection: Collection) -> LexicalIndex:
+        """The up-to-date index of ``collection`` (loaded from disk or rebuilt as needed)."""
+        generation = int((collection.metadata or {}).get("generation", 0))
+        with self._lock:
+            index = self._cache.get(collection.name)
+            if index is None or index.generation != generation:
+                index = load(index_folder(self._dir, collection.name))
+                if index is None or index.generation != generation:
+                    index = rebuild(collection, self._dir)
+                self._cache[collection.name] = index
+            return index
