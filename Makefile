@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 
-.PHONY: run test install browser lint bench eval clean
+.PHONY: run test install browser compose lint bench eval clean
 
 ## Install, ingest ./corpus into the default collection, start the chat UI on http://$(HOST):$(PORT)
 run: install
@@ -13,7 +13,7 @@ run: install
 	$(BIN)/docchat ui --host $(HOST) --port $(PORT)
 
 ## Install, then lint and run the whole test suite (real models, real Chroma, real browser)
-test: install browser
+test: install browser compose
 	$(BIN)/ruff check .
 	@$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
@@ -31,6 +31,12 @@ $(VENV)/.installed: pyproject.toml
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's docker-compose parses docker-compose.yml without a Docker engine (tests/test_compose.py).
+# --no-install-recommends: without it apt would also pull in the Docker engine package.
+compose:
+	@command -v docker-compose >/dev/null || { apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

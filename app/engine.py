@@ -151,7 +151,7 @@ class Engine:
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
 
-        best = max((p.similarity for p in passages), default=0.0)
+        best = max((p.relevance for p in passages), default=0.0)
         if best < self.settings.min_relevance:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
             return

@@ -81,6 +81,7 @@ def hybrid_search(
                 span_unit=str(meta.get("span_unit", "line")),
                 score=fused[row_id],
                 similarity=similarity,
+                coverage=lexical.coverage(query_text, f"{meta.get('title', '')} {meta.get('heading', '')} {text}"),
                 dense_rank=dense_rank.get(row_id),
                 bm25_rank=lexical_rank.get(row_id),
             )

@@ -20,8 +20,14 @@ class Passage:
     span_unit: str = "line"
     score: float = 0.0  # final ranking score (fused / reranked)
     similarity: float = 0.0  # cosine similarity to the (standalone) question
+    coverage: float = 0.0  # IDF-weighted share of the question's terms found in the passage
     dense_rank: int | None = None
     bm25_rank: int | None = None
+
+    @property
+    def relevance(self) -> float:
+        """What abstention looks at: cosine similarity + query-term coverage (0..2)."""
+        return self.similarity + self.coverage
 
     @property
     def lines(self) -> tuple[int, int]:
@@ -36,6 +42,8 @@ class Passage:
             "lines": list(self.lines),
             "score": round(self.score, 4),
             "similarity": round(self.similarity, 4),
+            "coverage": round(self.coverage, 4),
+            "relevance": round(self.relevance, 4),
         }
 
 

