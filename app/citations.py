@@ -1,6 +1,8 @@
 """Citations are checked, not taken on faith.
 
 1. Bracketed markers ([1], [1, 2], [1][3]) are parsed; markers that point at no passage are dropped.
+   Sentences about the passages themselves ("The passage mentioning X is.") are dropped, and
+   "According to the passages, X" is checked as X.
 2. Each answer sentence is checked against the passages it cites: embedding similarity to the
    passage's best sentence, or content-word overlap with the passage. A cited passage that does
    not support the sentence is dropped; a sentence left without support gets the best-supporting
@@ -20,6 +22,15 @@ from app.schema import AnswerSentence, Citation, Passage
 from app.sentences import content_words, split_sentences
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_SOURCES = r"(?:passages?|documents?|text|context|sources?|excerpts?)"
+# "According to the passages, X" -> "X": the claim is X.
+META_PREFIX = re.compile(
+    rf"^(?:according to|based on|as (?:stated|mentioned|described) in|from|in) (?:the |these |this )?{_SOURCES}"
+    r"(?: (?:provided|above|given))?\s*,\s*",
+    re.I,
+)
+# "The passage mentioning ... is." talks about the passages, not the world: not an answer, dropped.
+META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_SOURCES}\b", re.I)
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -98,6 +109,7 @@ def make_citation(number: int, passage: Passage, quote: str) -> Citation:
         quote=quote,
         passage=passage.text,
         score=passage.similarity,
+        span_unit=passage.span_unit,
     )
 
 
@@ -113,8 +125,12 @@ def check_answer(
     thresholds: SupportThresholds = SupportThresholds(),
 ) -> CheckedAnswer:
     """Verify every sentence of ``answer`` against ``passages`` (numbered from 1)."""
-    parsed = [parse_markers(s, len(passages)) for s in split_sentences(answer)]
-    parsed = [(text, numbers) for text, numbers in parsed if text]
+    parsed = []
+    for sentence in split_sentences(answer):
+        text, numbers = parse_markers(sentence, len(passages))
+        text = META_PREFIX.sub("", text)
+        if text and not META_SUBJECT.match(text):
+            parsed.append((text[0].upper() + text[1:], numbers))
     per_passage = [passage_sentences(p) for p in passages]
     passage_words = [content_words(p.text) for p in passages]
     vectors.add([text for text, _ in parsed] + [s for group in per_passage for s in group])

@@ -14,7 +14,7 @@ from chromadb.api.models.Collection import Collection
 from app.citations import SentenceVectors, check_answer
 from app.condense import standalone_question, use_llm_for
 from app.extractive import extractive_answer
-from app.llm import ChatLLM, build_llm
+from app.llm import ChatLLM, LLMUnavailable, build_llm, llm_in_use
 from app.prompt import answer_messages, refusal_text
 from app.rerank import Reranker, make_reranker
 from app.retrieve import hybrid_search
@@ -86,6 +86,25 @@ class Engine:
         embedder = self.embedder
         return open_collection(self.client, name or self.settings.collection, embedder.name, embedder.dimension)
 
+    def warm(self) -> list[str]:
+        """Load the store, the query embedder and the LLM now, not on the first question.
+
+        Store and embedder failures raise (nothing works without them); an unusable LLM is returned
+        as a message instead, since retrieval still works and the message is repeated on asking.
+        """
+        self.client  # noqa: B018  (opens the store)
+        self.embedder.embed_query("warm up")
+        try:
+            llm = self.llm
+            load = getattr(llm, "load", None)
+            if callable(load):  # llama.cpp: read the weights
+                load()
+            else:  # a server (Ollama): one token, so it is reachable and has the model in memory
+                llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
+        except LLMUnavailable as error:
+            return [str(error)]
+        return []
+
     # -- retrieval ---------------------------------------------------------------------------------
     def retrieve(
         self,
@@ -137,7 +156,7 @@ class Engine:
             raise DocchatError("Ask a question: the text is empty.")
         history = _checked_history(history or [])
         started = time.perf_counter()
-        llm_name = self._llm.name if self._llm else self._planned_llm_name()
+        llm_name = self._llm.name if self._llm else " ".join(llm_in_use(self.settings))
         needs_llm = use_llm_for(self.settings.condense, llm_name)
         standalone = standalone_question(question, history, self.llm if needs_llm else None, self.settings.condense)
         condensed_at = time.perf_counter()
@@ -190,12 +209,6 @@ class Engine:
             if isinstance(event, Final):
                 return event.answer
         raise DocchatError("The answer engine stopped without an answer.")  # pragma: no cover
-
-    def _planned_llm_name(self) -> str:
-        if self.settings.llm_backend == "ollama":
-            return f"ollama:{self.settings.ollama_model}"
-        path = self.settings.llm_model_path
-        return f"llamacpp:{path.name if path else 'SmolLM2-135M-Instruct.Q4_1.gguf'}"
 
 
 def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -73,6 +73,14 @@ def default_gguf_path() -> Path:
     return path
 
 
+def llm_in_use(settings: Settings) -> tuple[str, str]:
+    """(backend, model) the settings choose, without loading anything, e.g. ``("llama.cpp", "SmolLM2-...")``."""
+    if settings.llm_backend == "ollama":
+        return "Ollama", f"{settings.ollama_model} at {settings.ollama_url}"
+    path = settings.llm_model_path
+    return "llama.cpp", path.name if path else f"{SMOLLM2_GGUF} (bundled)"
+
+
 def build_llm(settings: Settings) -> ChatLLM:
     """The chat LLM chosen by ``settings.llm_backend``."""
     if settings.llm_backend == "llamacpp":

@@ -23,10 +23,9 @@ def render_sources(answer: Answer, *, streamed: bool) -> str:
     if unsupported:
         parts.append("\n\nNot supported by the documents:\n" + "\n".join(f"  ? {text}" for text in unsupported))
     if answer.citations:
-        units = {p.source: p.span_unit for p in answer.retrieved}
         parts.append("\n\nSources:")
         for citation in answer.citations:
-            where = lines_label(units.get(citation.source, "line"), citation.lines)
+            where = lines_label(citation.span_unit, citation.lines)
             heading = f" — {citation.heading}" if citation.heading else ""
             parts.append(f"\n  [{citation.number}] {citation.source} ({where}){heading}\n      “{citation.quote}”")
     return "".join(parts) + "\n"

@@ -59,6 +59,7 @@ class Citation:
     quote: str  # the passage sentence that supports the answer (verbatim from the passage)
     passage: str  # the whole passage text
     score: float = 0.0
+    span_unit: str = "line"  # "page" for PDFs
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

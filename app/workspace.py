@@ -16,7 +16,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from app.engine import Engine
-from app.llm import LLMUnavailable
 from docchat.errors import DocchatError
 from docchat.settings import Settings
 from docchat.store import CollectionInfo, list_collections
@@ -30,32 +29,6 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._ ()+,=@-]+")
 
 
 # -- the engine ---------------------------------------------------------------------------------------
-
-
-def warm(engine: Engine) -> list[str]:
-    """Load the store, the query embedder and the LLM now (not on the first question).
-
-    Store and embedder failures raise (nothing works without them); an unusable LLM is returned as a
-    message instead, since retrieval still works and the message is repeated when a question is asked.
-    """
-    engine.client  # noqa: B018  (opens the store)
-    engine.embedder.embed_query("warm up")
-    try:
-        llm = engine.llm
-        load = getattr(llm, "load", None)  # llama.cpp loads its weights; Ollama connects on first use
-        if callable(load):
-            load()
-    except LLMUnavailable as error:
-        return [str(error)]
-    return []
-
-
-def llm_in_use(settings: Settings) -> tuple[str, str]:
-    """(backend, model) of the chat LLM the settings choose, e.g. ``("llama.cpp", "SmolLM2-...gguf")``."""
-    if settings.llm_backend == "ollama":
-        return "Ollama", f"{settings.ollama_model} at {settings.ollama_url}"
-    path = settings.llm_model_path
-    return "llama.cpp", path.name if path else "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)"
 
 
 # -- collections -----------------------------------------------------------------------------------------

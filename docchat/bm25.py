@@ -190,6 +190,15 @@ def index_folder(indexes_dir: Path, collection_name: str) -> Path:
     return indexes_dir / f"{collection_name}.bm25"
 
 
+def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool:
+    """Whether the saved index exists and was built from this generation of the collection."""
+    try:
+        rows = json.loads((index_folder(indexes_dir, collection_name) / "rows.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return int(rows.get("generation", -1)) == generation
+
+
 def rebuild(collection: Collection, indexes_dir: Path) -> LexicalIndex:
     """Build and save the index of ``collection``."""
     index = build(collection)

@@ -143,6 +143,16 @@ def ask(
     out.print(render_sources(answer, streamed=answer.mode != "abstained"), markup=False)
 
 
+@app.command("settings")
+def show_settings() -> None:
+    """Show every setting: its environment variable, current value and meaning."""
+    settings = _settings()
+    table = Table("env var", "value", "meaning")
+    for name, field in type(settings).model_fields.items():
+        table.add_row(f"DOCCHAT_{name.upper()}", str(getattr(settings, name)), field.description or "")
+    out.print(table)
+
+
 def _read_history(path: Path) -> list[dict[str, str]]:
     try:
         turns = json.loads(path.read_text(encoding="utf-8"))

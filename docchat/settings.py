@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     )
     embed_backend: Literal["onnx-int8", "torch"] = Field(
         "onnx-int8",
-        description="onnx-int8: ONNX export, int8 matmuls (about 3x faster on CPU); torch: the plain model.",
+        description="onnx-int8: ONNX export, int8 matmuls (faster on CPU, see bench/ingest.py); torch: as shipped.",
     )
     embed_batch_size: int = Field(64, ge=1, le=1024, description="Chunks embedded per batch.")
     embed_threads: int = Field(0, ge=0, description="CPU threads for ingest embedding; 0 = all cores.")

@@ -161,7 +161,9 @@ class _OnnxInt8:
 
 def _export_int8(model_path: Path, target: Path) -> None:
     """Export the transformer to ONNX and quantise its MatMuls to int8, atomically into ``target``."""
+    import logging
     import tempfile
+    import warnings
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -182,16 +184,23 @@ def _export_int8(model_path: Path, target: Path) -> None:
 
     example = torch.ones((1, 8), dtype=torch.int64)
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        fp32 = Path(scratch) / "model.onnx"
-        int8 = Path(scratch) / "model-int8.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                _Hidden(model), (example, example, torch.zeros_like(example)), str(fp32),
-                input_names=names, output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-                opset_version=17, dynamo=False,
-            )  # fmt: skip
-        quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul"],
-                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter of a one-time export
+        root_logger.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
+        try:
+            fp32 = Path(scratch) / "model.onnx"
+            int8 = Path(scratch) / "model-int8.onnx"
+            with torch.no_grad():
+                torch.onnx.export(
+                    _Hidden(model), (example, example, torch.zeros_like(example)), str(fp32),
+                    input_names=names, output_names=["last_hidden_state"],
+                    dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                    opset_version=17, dynamo=False,
+                )  # fmt: skip
+            quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul"],
+                             weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+        finally:
+            root_logger.setLevel(level)
         os.replace(int8, target)

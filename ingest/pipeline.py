@@ -103,8 +103,7 @@ def ingest_paths(
             embed_backend=embedder.backend,
             chunker=chunker.signature,
         )
-        bm25_folder = bm25.index_folder(settings.indexes_dir, settings.collection)
-        if changed or not bm25_folder.exists():
+        if changed or not bm25.is_current(settings.indexes_dir, settings.collection, generation):
             if progress:
                 progress("bm25", 0, 1)
             bm25.rebuild(client.get_collection(settings.collection), settings.indexes_dir)
@@ -208,6 +207,14 @@ class _Writer:
         self.written = 0
         self.reused = 0
         self._buffer_limit = max(256, embedder.batch_size * 8)
+        self._stamped = False
+
+    def _before_write(self) -> None:
+        """Stamp a new generation before the first change, so a run killed mid-write leaves the BM25
+        side index visibly stale (readers rebuild it from the chunks) rather than silently out of step."""
+        if not self._stamped:
+            update_metadata(self.collection, generation=time.time_ns())
+            self._stamped = True
 
     def put(self, chunks: list[Chunk], metadata: dict, existing: set[str], stale: set[str]) -> None:
         for chunk in chunks:
@@ -218,11 +225,15 @@ class _Writer:
             self.flush()
 
     def delete(self, ids: set[str]) -> None:
+        if ids:
+            self._before_write()
         for batch in _batches(sorted(ids), self._max_batch):
             self.collection.delete(ids=batch)
 
     def flush(self) -> None:
         """Write buffered chunks (new ones embedded), then delete what they replace."""
+        if self._new or self._kept:
+            self._before_write()
         pending = len(self._new)
         for batch in _batches(self._new, min(self._max_batch, 256)):
             vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])

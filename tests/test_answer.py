@@ -201,3 +201,15 @@ def test_cli_ask_json_and_clear_errors(store: Settings, monkeypatch: pytest.Monk
 
     result = runner.invoke(cli, ["ask", COLLAB, "--collection", "nothing-here"])
     assert result.exit_code == 2 and "docchat ingest" in result.output
+
+
+def test_sentences_about_the_passages_are_not_taken_as_answers(store, embedder) -> None:
+    reply = (
+        "The passage mentioning the government agencies using Python for their web applications is [1]. "
+        "According to the passages, Collab was built by the Consumer Financial Protection Bureau [1]."
+    )
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    assert [s.text for s in answer.sentences] == ["Collab was built by the Consumer Financial Protection Bureau."]
+    assert answer.sentences[0].supported and answer.mode == "generated"
+    assert "passage" not in answer.answer.lower()

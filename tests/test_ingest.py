@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,17 +103,14 @@ def embedding_text(row: Row) -> str:
 
 
 def assert_no_duplicates(rows: list[Row]) -> None:
-    """Unique ids, and no two chunks with the same source + text + occurrence (in reading order)."""
+    """Unique ids; per source one complete version: one file hash, chunk indexes 0..n-1 once each.
+
+    (Two rows with the same source + text + occurrence would need the same chunk index twice, or two
+    file versions side by side.)
+    """
     ids = [row.id for row in rows]
     assert len(ids) == len(set(ids))
-    keys: Counter[tuple[str, str, int]] = Counter()
-    seen: Counter[tuple[str, str]] = Counter()
-    for row in sorted(rows, key=lambda r: (r.source, r.meta["chunk_index"])):
-        occurrence = seen[(row.source, row.document)]
-        seen[(row.source, row.document)] += 1
-        keys[(row.source, row.document, occurrence)] += 1
-    assert max(keys.values(), default=1) == 1
-    for source, group in by_source(rows).items():  # every stored version is complete and consistent
+    for source, group in by_source(rows).items():
         indexes = sorted(row.meta["chunk_index"] for row in group.values())
         assert indexes == list(range(len(group))), source
         assert {row.meta["chunk_count"] for row in group.values()} == {len(group)}, source
@@ -435,8 +431,10 @@ def test_renamed_heading_is_re_embedded(settings: Settings, embedder: Embedder, 
     assert len(rows) == 2 and rows["Run pip install docchat."].meta["heading"] == "Troubleshooting"
     renamed = rows["Run pip install docchat."]
     stored = stored_vectors(settings, embedder, [renamed.id])[renamed.id]
-    now, before = embedder.embed([embedding_text(renamed), "Guide > Installation\nRun pip install docchat."])
-    assert float(stored @ now) > 0.99
+    # One at a time: onnx-int8 vectors shift a little with their batch neighbours (per-batch activation scales).
+    now = embedder.embed_query(embedding_text(renamed))
+    before = embedder.embed_query("Guide > Installation\nRun pip install docchat.")
+    assert float(stored @ now) > 0.99  # it was the only chunk embedded by the re-ingest
     assert float(stored @ before) < float(stored @ now) - 0.02  # not the vector of the old heading
 
 

@@ -79,16 +79,11 @@ def unsupported_count(answer: Answer) -> int:
     return sum(not sentence.supported for sentence in answer.sentences)
 
 
-def citation_caption(citation: Citation, span_unit: str = "line") -> str:
+def citation_caption(citation: Citation) -> str:
     """Heading path · source path · line span · relevance, escaped."""
     parts = [citation.heading] if citation.heading else []
-    parts += [citation.source, lines_label(span_unit, citation.lines), f"relevance {citation.score:.2f}"]
+    parts += [citation.source, lines_label(citation.span_unit, citation.lines), f"relevance {citation.score:.2f}"]
     return " · ".join(_inline(part) for part in parts)
-
-
-def span_units(answer: Answer) -> dict[str, str]:
-    """Source path -> ``line`` or ``page`` (PDFs), for the citations' span labels."""
-    return {passage.source: passage.span_unit for passage in answer.retrieved}
 
 
 def engine_history(turns: list[dict]) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ and LLM text is always shown escaped (``app.ui.escape_markdown`` and friends), n
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 
 import streamlit as st
@@ -14,6 +15,7 @@ import streamlit as st
 import docchat  # noqa: F401  (no telemetry, offline hub: before chromadb / onnxruntime are imported)
 from app import workspace
 from app.engine import Engine
+from app.llm import llm_in_use
 from app.schema import Answer, Final, Retrieved, Token
 from app.ui import (
     WARNING_MARK,
@@ -22,7 +24,6 @@ from app.ui import (
     engine_history,
     escape_markdown,
     passage_markdown,
-    span_units,
     unsupported_count,
 )
 from docchat.errors import CollectionNotFound, DocchatError
@@ -43,7 +44,7 @@ MAX_TOP_K = 20
 def load_engine(key: str, _settings: Settings) -> tuple[Engine, tuple[str, ...]]:
     """One warmed Engine per settings (``key``); it answers from any collection of its store."""
     engine = Engine(_settings)
-    return engine, tuple(workspace.warm(engine))
+    return engine, tuple(engine.warm())
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -62,12 +63,12 @@ def settings_key(settings: Settings) -> str:
 def show_answer(answer: Answer) -> None:
     """A checked answer, then its sources (passages with the supporting quote highlighted)."""
     if answer.abstained:
-        st.info(escape_markdown(answer.answer), icon="📭")
+        st.info(escape_markdown(answer.answer), icon=":material/search_off:")
         if answer.notice:
             st.caption(escape_markdown(answer.notice))
         return
     if answer.notice:
-        st.info(escape_markdown(answer.notice), icon="ℹ️")
+        st.info(escape_markdown(answer.notice), icon=":material/format_quote:")
     st.markdown(answer_markdown(answer))
     unsupported = unsupported_count(answer)
     if unsupported:
@@ -76,12 +77,11 @@ def show_answer(answer: Answer) -> None:
             "not supported by the documents."
         )
     if answer.citations:
-        units = span_units(answer)
         with st.expander("Sources"):
             for citation in answer.citations:
                 with st.container(border=True):
                     st.markdown(f"**\\[{citation.number}\\] {escape_markdown(citation.title or citation.source)}**")
-                    st.caption(citation_caption(citation, units.get(citation.source, "line")))
+                    st.caption(citation_caption(citation))
                     st.markdown(passage_markdown(citation.passage, citation.quote))
     total = answer.timings.get("total")
     details = [answer.llm or "", f"{total:.1f} s" if total is not None else ""]
@@ -158,18 +158,18 @@ def sidebar(settings: Settings, engine: Engine, problems: tuple[str, ...]) -> tu
     collection = st.selectbox("Collection", names, key="collection")
     info = stats.get(collection)
     if info is None:
-        st.info("No documents yet: add files below, or run `docchat ingest PATH`.", icon="📂")
+        st.info("No documents yet: add files below, or run `docchat ingest PATH`.", icon=":material/folder_open:")
     else:
         documents, chunks = st.columns(2)
         documents.metric("Documents", info.documents)
         chunks.metric("Chunks", info.chunks)
         st.caption(f"Embedding model: {escape_markdown(info.embed_model)}  \nLast ingest: {info.last_ingest}")
-    backend, model = workspace.llm_in_use(settings)
+    backend, model = llm_in_use(settings)
     st.caption(f"LLM: {escape_markdown(backend)} · {escape_markdown(model)}")
     for problem in problems:
         st.warning(escape_markdown(problem))
     top_k = st.slider("Passages to retrieve (top-k)", 1, MAX_TOP_K, min(settings.top_k, MAX_TOP_K), key="top_k")
-    st.button("New chat", on_click=new_chat, args=(collection,), icon="🗨️", width="stretch")
+    st.button("New chat", on_click=new_chat, args=(collection,), icon=":material/add_comment:", width="stretch")
     with st.expander("Add documents", expanded=not stats):
         add_documents(settings, collection)
     return collection, top_k
@@ -183,6 +183,7 @@ def add_documents(settings: Settings, collection: str) -> None:
             f"Upload files ({', '.join(workspace.UPLOAD_SUFFIXES)})",
             type=list(workspace.UPLOAD_SUFFIXES),
             accept_multiple_files=True,
+            max_upload_size=max(1, math.ceil(settings.max_file_mb)),
         )
         upload = st.form_submit_button("Add uploaded files", width="stretch")
     folder = st.text_input("Or a folder on the server", placeholder="/path/to/documents")
@@ -269,7 +270,7 @@ def main() -> None:
         st.stop()
 
     with st.sidebar:
-        st.header("💬 docchat")
+        st.header(":material/forum: docchat")
         collection, top_k = sidebar(settings, engine, problems)
 
     st.title("Chat with your documents")

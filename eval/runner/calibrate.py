@@ -48,35 +48,51 @@ def recommend(
     precision: float = TARGET_PRECISION,
     recall: float = TARGET_RECALL,
 ) -> dict[str, Any]:
-    """The threshold to use: the middle of the range meeting both targets on every input (the most
-    margin on both sides); if no threshold does, the one with the best mean F1."""
+    """The threshold to use, from sweeps over the same grid (one per input):
+
+    1. if some thresholds meet both targets on every input: the middle of the longest run of them;
+    2. else, among thresholds keeping refusal precision >= ``precision`` on every input (nothing refused
+       counts as precise), those with the highest mean recall, and the middle of their longest run;
+    3. else the threshold with the best mean F1.
+    """
     grid = [row["threshold"] for row in next(iter(sweeps.values()))]
+    rows = list(sweeps.values())
 
-    def meets(index: int) -> bool:
-        return all(
-            (rows[index]["refusal_precision"] or 0) >= precision and (rows[index]["refusal_recall"] or 0) >= recall
-            for rows in sweeps.values()
-        )
+    def precise(i: int) -> bool:
+        return all((r[i]["refusal_precision"] if r[i]["refusal_precision"] is not None else 1.0) >= precision
+                   for r in rows)  # fmt: skip
 
-    feasible = [i for i in range(len(grid)) if meets(i)]
+    def mean(i: int, key: str) -> float:
+        return sum(r[i][key] or 0.0 for r in rows) / len(rows)
+
+    feasible = [
+        i for i in range(len(grid)) if precise(i) and all((r[i]["refusal_recall"] or 0) >= recall for r in rows)
+    ]
     if feasible:
-        # The longest run of consecutive feasible thresholds, and its middle.
-        runs: list[list[int]] = []
-        for i in feasible:
-            if runs and i == runs[-1][-1] + 1:
-                runs[-1].append(i)
-            else:
-                runs.append([i])
-        best_run = max(runs, key=len)
-        middle = best_run[(len(best_run) - 1) // 2]
-        return {
-            "threshold": grid[middle],
-            "meets_targets": True,
-            "feasible_range": [grid[best_run[0]], grid[best_run[-1]]],
-        }
-    mean_f1 = [sum(rows[i]["f1"] for rows in sweeps.values()) / len(sweeps) for i in range(len(grid))]
-    best = max(range(len(grid)), key=lambda i: mean_f1[i])
-    return {"threshold": grid[best], "meets_targets": False, "feasible_range": None, "mean_f1": mean_f1[best]}
+        middle, run = _middle(feasible)
+        return {"threshold": grid[middle], "rule": "meets both targets on every input (middle of the range)",
+                "meets_targets": True, "range": [grid[run[0]], grid[run[-1]]]}  # fmt: skip
+    kept = [i for i in range(len(grid)) if precise(i)]
+    if kept:
+        best = max(mean(i, "refusal_recall") for i in kept)
+        middle, run = _middle([i for i in kept if mean(i, "refusal_recall") == best])
+        return {"threshold": grid[middle], "meets_targets": False, "range": [grid[run[0]], grid[run[-1]]],
+                "rule": f"highest mean refusal recall ({best:.3f}) keeping refusal precision >= {precision} "
+                        "on every input"}  # fmt: skip
+    best_f1 = max(range(len(grid)), key=lambda i: mean(i, "f1"))
+    return {"threshold": grid[best_f1], "meets_targets": False, "range": None, "rule": "best mean F1"}
+
+
+def _middle(indexes: list[int]) -> tuple[int, list[int]]:
+    """The middle index of the longest run of consecutive ``indexes``, and that run."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    longest = max(runs, key=len)
+    return longest[(len(longest) - 1) // 2], longest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,13 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"sweeps": sweeps, "recommendation": choice}, indent=2))
         return 0
     print("\n".join(texts))
-    if choice["meets_targets"]:
-        low, high = choice["feasible_range"]
-        print(f"Refusal precision >= {args.precision} and recall >= {args.recall} on every input for "
-              f"min_relevance {low:.2f} .. {high:.2f}; recommended: {choice['threshold']:.2f}")  # fmt: skip
-    else:
-        print(f"No threshold meets refusal precision >= {args.precision} and recall >= {args.recall} on every "
-              f"input; best mean F1 at min_relevance {choice['threshold']:.2f}")  # fmt: skip
+    span = f" (range {choice['range'][0]:.2f} .. {choice['range'][1]:.2f})" if choice["range"] else ""
+    verdict = "meets" if choice["meets_targets"] else "does NOT meet"
+    print(f"Recommended min_relevance: {choice['threshold']:.2f}{span}, by rule: {choice['rule']}; it {verdict} "
+          f"refusal precision >= {args.precision} and recall >= {args.recall} on every input.")  # fmt: skip
     return 0
 
 

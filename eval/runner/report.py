@@ -234,7 +234,7 @@ def write_calibration(out_dir: Path, summary: dict[str, Any], records: Sequence[
     from eval.runner.metrics import refusal_sweep
 
     rows = refusal_sweep(records, THRESHOLDS)
-    summary = {**summary, "calibration": rows}
+    summary["calibration"] = rows
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / "calibration.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     metrics = summary["metrics"]["all"]

