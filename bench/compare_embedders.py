@@ -40,6 +40,7 @@ from tokenizers import Tokenizer  # noqa: E402
 
 from docchat.settings import Settings  # noqa: E402
 from docchat.store import open_client  # noqa: E402
+from ingest.discover import matches  # noqa: E402
 from ingest.embed import Embedder, resolve_model_path  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
 
@@ -309,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit-questions", type=int, default=None, help="Use only the first N questions.")
     parser.add_argument("--only", nargs="+", choices=[c.key for c in CANDIDATES], help="Run only these candidates.")
-    parser.add_argument("--pattern", default=None, help="Ingest only corpus files matching this glob (quick runs).")
+    parser.add_argument("--pattern", default=None, help="Ingest only files matching this glob.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the results (with per-question ranks).")
     args = parser.parse_args(argv)
 
@@ -317,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Corpus not found: {CORPUS}", file=sys.stderr)
         return 2
     questions = load_questions(args.limit_questions)
+    if args.pattern:  # a partial corpus: keep the questions it can answer, scored against its files only
+        questions = [
+            {**row, "gold_sources": kept}
+            for row in questions
+            if (kept := [s for s in row["gold_sources"] if matches(s, args.pattern)])
+        ]
     print(f"{len(questions)} questions (answerable + multihop) from {QUESTIONS.relative_to(REPO)}; corpus {CORPUS}")
     print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}")
     defaults = Settings(data_dir=Path(tempfile.gettempdir()))

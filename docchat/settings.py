@@ -100,7 +100,9 @@ class Settings(BaseSettings):
     llm_threads: int = Field(2, ge=1, description="CPU threads for the llamacpp backend.")
     llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
     llm_max_tokens: int = Field(320, ge=16, description="Most tokens generated for one answer.")
-    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    llm_temperature: float = Field(
+        0.0, ge=0, le=2, description="Sampling temperature; 0 = greedy: the same question gets the same answer."
+    )
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
     ollama_model: str = Field("llama3.2:3b", description="Ollama model tag (must be pulled on the server).")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM server to answer.")

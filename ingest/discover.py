@@ -24,7 +24,11 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
     """Files under ``root`` (or ``root`` itself if it is a file), sorted, matching ``pattern``."""
     root = root.absolute()
     if root.is_file():
-        yield Found(root, root.name)
+        if _is_utf8(root.name):
+            yield Found(root, root.name)
+        else:
+            shown = os.fsencode(root.name).decode("utf-8", "backslashreplace")
+            yield Found(root, shown, "file name is not valid UTF-8; rename the file")
         return
     real_root = root.resolve()
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -36,6 +40,10 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
                 continue
             if pattern and not fnmatch.fnmatch(source, pattern) and not fnmatch.fnmatch(name, pattern):
                 continue
+            if not _is_utf8(source):  # undecodable bytes in the name: the store only holds UTF-8 text
+                shown = os.fsencode(source).decode("utf-8", "backslashreplace")
+                yield Found(path, shown, "file name is not valid UTF-8; rename the file")
+                continue
             if path.is_symlink():
                 try:
                     target = path.resolve(strict=True)
@@ -46,6 +54,14 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
                     yield Found(path, source, "symlink points outside the folder (set DOCCHAT_FOLLOW_SYMLINKS=true)")
                     continue
             yield Found(path, source)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def matches(source: str, pattern: str | None) -> bool:

@@ -10,27 +10,43 @@ stale ones are deleted once the new ones are written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
+import shutil
+import signal
+import stat
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
+from chromadb.errors import ChromaError
 
 from docchat import bm25
 from docchat.errors import DocchatError
 from docchat.settings import Settings
 from docchat.store import iter_rows, open_client, open_collection, update_metadata
-from ingest.chunk import Chunk, Chunker
+from ingest.chunk import Chunk, Chunker, chunk_id
 from ingest.discover import Found, discover, matches
-from ingest.document import LoadError
+from ingest.document import Block, LoadedDocument, LoadError
 from ingest.embed import Embedder
 from ingest.loaders import load_file
 from ingest.lock import ingest_lock
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+# Hostile input: llama-index's SentenceSplitter keeps every word of a sentence-less text as a separate
+# object (~120 MB of RAM per MB of text), so sections longer than this are chunked a window at a time;
+# and a chunk is cut when it has this many characters per allowed word-piece (a run of >100 letters is a
+# single [UNK] word-piece, so word-piece counts alone do not bound a chunk's length).
+MAX_SECTION_CHARS = 1_000_000
+MAX_CHARS_PER_TOKEN = 20
+LOW_DISK_BYTES = 4 * 2**20  # a store write that fails with less free space than this is reported as a full disk
+CRASH_ENV = "DOCCHAT_TEST_CRASH_AT"  # test-only fault injection, see _crash_point
 
 
 @dataclass
@@ -78,6 +94,26 @@ def ingest_paths(
     missing = [str(path) for path in paths if not Path(path).exists()]
     if missing:
         raise DocchatError(f"No such file or folder: {', '.join(missing)}")
+    _check_writable(settings)
+    try:
+        return _ingest(settings, paths, embedder, pattern, rebuild, progress)
+    except DocchatError:
+        raise
+    except Exception as error:
+        storage = _storage_error(settings, error)
+        if storage is None:
+            raise
+        raise storage from error
+
+
+def _ingest(
+    settings: Settings,
+    paths: Sequence[Path],
+    embedder: Embedder,
+    pattern: str | None,
+    rebuild: bool,
+    progress: Progress | None,
+) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(settings.collection)
     client = open_client(settings)
@@ -104,6 +140,7 @@ def ingest_paths(
             chunker=chunker.signature,
         )
         if changed or not bm25.is_current(settings.indexes_dir, settings.collection, generation):
+            _crash_point("bm25")
             if progress:
                 progress("bm25", 0, 1)
             bm25.rebuild(client.get_collection(settings.collection), settings.indexes_dir)
@@ -145,7 +182,7 @@ def _ingest_root(
         seen.add(item.source)
         old = stored.get(item.source, _Stored())
         try:
-            chunks, file_hash = _load_chunks(item, chunker, max_bytes, old)
+            chunks, file_hash = _load_chunks(item, chunker, max_bytes, old, settings.chunk_size)
         except LoadError as error:
             report.skipped.append((item.source, str(error)))
             writer.delete(old.ids)  # the file's current version cannot be read: its old chunks are stale
@@ -171,15 +208,14 @@ def _ingest_root(
                 report.chunks_deleted += len(entry.ids)
 
 
-def _load_chunks(item: Found, chunker: Chunker, max_bytes: int, old: _Stored) -> tuple[list[Chunk] | None, str]:
+def _load_chunks(
+    item: Found, chunker: Chunker, max_bytes: int, old: _Stored, chunk_size: int
+) -> tuple[list[Chunk] | None, str]:
     """The file's chunks, or None if the store already holds exactly this version."""
     if item.skip_reason:
         raise LoadError(item.skip_reason)
     try:
-        size = item.path.stat().st_size
-        if size > max_bytes:
-            raise LoadError(f"file too large ({size / 2**20:.0f} MB > DOCCHAT_MAX_FILE_MB)")
-        data = item.path.read_bytes()
+        data = _read_file(item.path, max_bytes)
     except FileNotFoundError as error:
         raise LoadError("file vanished during ingest") from error
     except IsADirectoryError as error:
@@ -190,7 +226,112 @@ def _load_chunks(item: Found, chunker: Chunker, max_bytes: int, old: _Stored) ->
     if old.ids and old.is_complete(file_hash):
         return None, file_hash
     document = load_file(item.path, data)
-    return chunker.chunk(item.source, document), file_hash
+    del data
+    return _chunk_document(chunker, item.source, document, chunk_size * MAX_CHARS_PER_TOKEN), file_hash
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; only a regular file, and never more than ``max_bytes`` (it may grow meanwhile)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO without O_NONBLOCK waits for a writer
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise LoadError("is a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError("not a regular file (a pipe, device or socket)")
+        if info.st_size > max_bytes:
+            raise LoadError(f"file too large ({info.st_size / 2**20:.0f} MB > DOCCHAT_MAX_FILE_MB)")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise LoadError(f"file too large (over {max_bytes / 2**20:.0f} MB > DOCCHAT_MAX_FILE_MB)")
+    return data
+
+
+def _chunk_document(chunker: Chunker, source: str, document: LoadedDocument, max_chars: int) -> list[Chunk]:
+    """``chunker.chunk``, kept linear in time and bounded in memory and chunk length on hostile input.
+
+    Ordinary documents are chunked exactly as ``chunker.chunk`` does. A section over MAX_SECTION_CHARS is
+    chunked a window at a time (its giant blocks cut at whitespace); a chunk over ``max_chars`` characters
+    is cut; then ids and indexes are renumbered over the whole file, as the chunker numbers them.
+    """
+    sections = [list(blocks) for _, blocks in groupby(document.blocks, key=lambda block: block.headings)]
+    if all(_size(blocks) <= MAX_SECTION_CHARS for blocks in sections):
+        chunks = chunker.chunk(source, document)
+        if all(len(chunk.text) <= max_chars for chunk in chunks):
+            return chunks
+    else:
+        chunks = [
+            chunk for window in _windows(sections) for chunk in chunker.chunk(source, replace(document, blocks=window))
+        ]
+    seen: dict[str, int] = {}
+    numbered: list[Chunk] = []
+    for piece in (piece for chunk in chunks for piece in _cut_chunk(chunk, max_chars)):
+        key = piece.embedding_text()  # what the chunker derives ids from: title/heading prefix + text
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        numbered.append(replace(piece, id=chunk_id(source, key, occurrence), index=len(numbered)))
+    return numbered
+
+
+def _size(blocks: list[Block]) -> int:
+    return sum(len(block.text) + 2 for block in blocks)
+
+
+def _windows(sections: list[list[Block]]) -> Iterator[list[Block]]:
+    """Each section, split into windows of at most MAX_SECTION_CHARS when it is larger."""
+    for blocks in sections:
+        if _size(blocks) <= MAX_SECTION_CHARS:
+            yield blocks
+            continue
+        window: list[Block] = []
+        size = 0
+        for block in blocks:
+            for piece in _cut_block(block, MAX_SECTION_CHARS // 2):
+                if window and size + len(piece.text) + 2 > MAX_SECTION_CHARS:
+                    yield window
+                    window, size = [], 0
+                window.append(piece)
+                size += len(piece.text) + 2
+        if window:
+            yield window
+
+
+def _cut_text(text: str, limit: int) -> Iterator[tuple[int, str]]:
+    """(offset, piece) of ``text`` in pieces of at most ``limit`` characters, cut at whitespace when possible."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + limit)
+        if end < len(text):
+            cut = max(text.rfind(" ", start + limit // 2, end), text.rfind("\n", start + limit // 2, end))
+            end = cut if cut > start else end
+        yield start, text[start:end]
+        start = end
+
+
+def _cut_block(block: Block, limit: int) -> Iterator[Block]:
+    if len(block.text) <= limit:
+        yield block
+        return
+    exact = block.text.count("\n") == block.end_line - block.start_line  # the text's lines are the file's
+    line, counted = block.start_line, 0
+    for offset, piece in _cut_text(block.text, limit):
+        text = piece.strip()
+        if not text:
+            continue
+        first = offset + piece.index(text[0])
+        line += block.text.count("\n", counted, first)
+        counted = first
+        span = (line, line + text.count("\n")) if exact else (block.start_line, block.end_line)
+        yield Block(text, block.headings, *span)
+
+
+def _cut_chunk(chunk: Chunk, limit: int) -> Iterator[Chunk]:
+    if len(chunk.text) <= limit:
+        yield chunk
+        return
+    for _, piece in _cut_text(chunk.text, limit):
+        if piece.strip():
+            yield replace(chunk, text=piece.strip())
 
 
 class _Writer:
@@ -237,12 +378,14 @@ class _Writer:
         pending = len(self._new)
         for batch in _batches(self._new, min(self._max_batch, 256)):
             vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])
+            _crash_point("embed")
             self.collection.upsert(
                 ids=[chunk.id for chunk, _ in batch],
                 embeddings=vectors,
                 documents=[chunk.text for chunk, _ in batch],
                 metadatas=[meta for _, meta in batch],
             )
+            _crash_point("write")
             self.written += len(batch)
             pending -= len(batch)
             if self._progress:
@@ -258,3 +401,73 @@ class _Writer:
 def _batches(items: Sequence, size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# -- storage failures ------------------------------------------------------------------------------------
+
+
+def _check_writable(settings: Settings) -> None:
+    """Refuse at once, with a clear reason, to ingest into a data dir that cannot be written."""
+    folders = [settings.data_dir, settings.indexes_dir] + ([] if settings.chroma_url else [settings.chroma_path])
+    for folder in folders:
+        folder = Path(folder).absolute()
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+        except OSError:
+            continue
+        if read_only:
+            raise DocchatError(_read_only_message(folder))
+
+
+def _read_only_message(folder: Path) -> str:
+    return (
+        f"Cannot ingest: {folder} is read-only (read-only file system or no write permission); remount it "
+        "read-write or set DOCCHAT_DATA_DIR to a writable folder."
+    )
+
+
+def _storage_error(settings: Settings, error: BaseException) -> DocchatError | None:
+    """A clear DocchatError for a write that failed on a full or read-only disk (chromadb often hides the OSError)."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    codes = {getattr(item, "errno", None) for item in chain}
+    text = " ".join(str(item) for item in chain).lower()
+    where = settings.data_dir.absolute()
+    if errno.EROFS in codes or "read-only file system" in text or "readonly database" in text:
+        return DocchatError(_read_only_message(where))
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        free = None
+    full = "disk is full" in text or "no space left" in text or errno.ENOSPC in codes or errno.EDQUOT in codes
+    store_failed = any(isinstance(item, (OSError, ChromaError)) for item in chain)
+    if full or (store_failed and free is not None and free < LOW_DISK_BYTES):
+        left = f" ({free / 2**20:.1f} MB free)" if free is not None else ""
+        return DocchatError(
+            f"Ingest stopped: the disk holding {where} is full{left}. Collection {settings.collection!r} may not "
+            "answer until space is freed (other collections still do); free some space and run the ingest "
+            "again: it resumes where it stopped."
+        )
+    return None
+
+
+_crashes: dict[str, int] = {}
+
+
+def _crash_point(stage: str) -> None:
+    """Test-only fault injection: DOCCHAT_TEST_CRASH_AT=embed:N (after the N-th batch is embedded, before it
+    is written), write:N (after the N-th batch is written) or bm25 (before the BM25 rebuild) SIGKILLs this
+    process there (tests/test_faults.py). Unset in normal use: then this does nothing."""
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted:
+        return
+    name, _, nth = wanted.partition(":")
+    if name != stage:
+        return
+    _crashes[stage] = _crashes.get(stage, 0) + 1
+    if _crashes[stage] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)

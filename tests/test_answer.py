@@ -115,6 +115,12 @@ def _ollama_engine(store: Settings, embedder, url: str) -> Engine:
     return Engine(settings, embedder=embedder)
 
 
+def _answer_with_reply(store: Settings, embedder, reply: str):
+    """Ask the Collab question with the (stand-in) Ollama model replying ``reply``."""
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        return _ollama_engine(store, embedder, url).ask(COLLAB)
+
+
 def test_well_cited_answer_keeps_its_checked_citations(store, embedder) -> None:
     reply = (
         "Collab was built by the Consumer Financial Protection Bureau (CFPB) [1]. "
@@ -138,8 +144,7 @@ def test_wrong_marker_is_moved_to_the_supporting_passage(store, embedder) -> Non
     wrong = next(n for n, p in enumerate(passages, start=1) if "Collab" not in p.text)
     right = next(n for n, p in enumerate(passages, start=1) if "Collab" in p.text)
     reply = f"Collab was built by the Consumer Financial Protection Bureau (CFPB) agency [{wrong}]."
-    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
-        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    answer = _answer_with_reply(store, embedder, reply)
     assert answer.sentences[0].citations == [right]
     assert answer.mode == "generated"
 
@@ -149,8 +154,7 @@ def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
         "Collab was built by the Department of Agriculture in 1962 [1]. "
         "It runs on a fleet of mainframes in Antarctica [2]. Penguins maintain it [1]."
     )
-    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
-        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "extractive"
     assert answer.answer.startswith("Quoted from the documents:")
     assert "Antarctica" not in answer.answer
@@ -164,8 +168,7 @@ def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
         "It is a corporate intranet and collaboration platform for large organizations [1]. "
         "Its mascot is a purple giraffe named Gerald [1]."
     )
-    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
-        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated"
     flags = {s.text.split()[1]: s.supported for s in answer.sentences}
     assert flags == {"was": True, "is": True, "mascot": False}
@@ -208,8 +211,7 @@ def test_sentences_about_the_passages_are_not_taken_as_answers(store, embedder) 
         "The passage mentioning the government agencies using Python for their web applications is [1]. "
         "According to the passages, Collab was built by the Consumer Financial Protection Bureau [1]."
     )
-    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
-        answer = _ollama_engine(store, embedder, url).ask(COLLAB)
+    answer = _answer_with_reply(store, embedder, reply)
     assert [s.text for s in answer.sentences] == ["Collab was built by the Consumer Financial Protection Bureau."]
     assert answer.sentences[0].supported and answer.mode == "generated"
     assert "passage" not in answer.answer.lower()

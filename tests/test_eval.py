@@ -214,11 +214,11 @@ def test_percentile() -> None:
 
 def test_refusal_sweep_and_recommendation() -> None:
     records = [
-        {"kind": "answerable", "best_similarity": 0.6},
-        {"kind": "answerable", "best_similarity": 0.45},
-        {"kind": "followup", "best_similarity": 0.35},
-        {"kind": "unanswerable", "best_similarity": 0.2},
-        {"kind": "unanswerable", "best_similarity": 0.3},
+        {"kind": "answerable", "best_relevance": 0.6},
+        {"kind": "answerable", "best_relevance": 0.45},
+        {"kind": "followup", "best_relevance": 0.35},
+        {"kind": "unanswerable", "best_relevance": 0.2},
+        {"kind": "unanswerable", "best_relevance": 0.3},
     ]
     rows = refusal_sweep(records, [0.1, 0.25, 0.32, 0.4])
     assert [r["refused"] for r in rows] == [0, 1, 2, 3]
@@ -233,7 +233,7 @@ def test_refusal_sweep_and_recommendation() -> None:
     assert choice["threshold"] == 0.33
     # An unanswerable item more similar than an answerable one: no threshold meets both targets, so the
     # highest recall keeping precision >= 0.8 wins (refusing 0.2 and 0.3 but not the 0.35 answerable).
-    hard = [*records, {"kind": "unanswerable", "best_similarity": 0.5}]
+    hard = [*records, {"kind": "unanswerable", "best_relevance": 0.5}]
     choice = recommend({"a": refusal_sweep(hard, grid), "b": refusal_sweep(records, grid)})
     assert not choice["meets_targets"] and choice["range"] == [0.31, 0.35] and "recall" in choice["rule"]
 

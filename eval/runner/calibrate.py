@@ -2,8 +2,8 @@
 
 Inputs are files written by ``docchat eval`` (``results.jsonl`` of a full run or ``retrieval.jsonl`` of a
 ``--calibrate`` run), or their folders. For each threshold the engine would refuse the items whose best
-retrieved passage's cosine similarity is below it; the sweep reports refusal precision / recall per input,
-and the thresholds meeting the targets on every input::
+retrieved passage's relevance (cosine similarity + question-term coverage, 0..2) is below it; the sweep
+reports refusal precision / recall per input, and the threshold to use (see ``recommend``)::
 
     docchat eval --set eval/sets/seed.jsonl --corpus corpus --collection eval-seed --calibrate
     python -m eval.runner.calibrate eval/out/seed-calibration-*/ eval/out/fullstackpython-calibration-*/
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.runner.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="results.jsonl / retrieval.jsonl files or run folders")
     parser.add_argument("--start", type=float, default=0.0)
-    parser.add_argument("--stop", type=float, default=0.7)
+    parser.add_argument("--stop", type=float, default=1.5)
     parser.add_argument("--step", type=float, default=0.05)
     parser.add_argument("--precision", type=float, default=TARGET_PRECISION, help="target refusal precision")
     parser.add_argument("--recall", type=float, default=TARGET_RECALL, help="target refusal recall")

@@ -164,16 +164,16 @@ def aggregate_by_kind(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def refusal_sweep(records: Sequence[dict[str, Any]], thresholds: Sequence[float]) -> list[dict[str, Any]]:
-    """Retrieval-only abstention at each threshold: refuse when the best similarity is below it.
+    """Retrieval-only abstention at each threshold: refuse when the best relevance is below it.
 
-    Each record needs ``kind`` and ``best_similarity`` (the engine's gate compares the best retrieved
-    passage's cosine similarity with ``min_relevance``). Refusals the LLM itself would add are not counted.
+    Each record needs ``kind`` and ``best_relevance``: the engine's gate compares the best retrieved passage's
+    relevance (``Passage.relevance``) with ``min_relevance``. Refusals the LLM itself adds are not counted.
     """
     unanswerable = sum(r["kind"] == "unanswerable" for r in records)
     answerable = len(records) - unanswerable
     rows = []
     for threshold in thresholds:
-        refused = [r for r in records if (r.get("best_similarity") or 0.0) < threshold]
+        refused = [r for r in records if (r.get("best_relevance") or 0.0) < threshold]
         true = sum(r["kind"] == "unanswerable" for r in refused)
         precision, recall = _ratio(true, len(refused)), _ratio(true, unanswerable)
         f1 = 2 * precision * recall / (precision + recall) if precision and recall else 0.0

@@ -89,6 +89,12 @@ def markdown(
         + (f", judge `{models['judge']}`" if models.get("judge") else ""),
         f"- machine: {machine['nproc']} CPU(s), {machine['cpu']}; load average at start "
         f"{machine.get('load_average_at_start')}",
+        f"- code: commit {str((summary.get('code') or {}).get('commit'))[:12]}"
+        + (
+            f", changed since: {', '.join((summary.get('code') or {}).get('changed') or [])}"
+            if (summary.get("code") or {}).get("changed")
+            else ""
+        ),
         "- settings: " + ", ".join(f"{key}={settings.get(key)}" for key in KEY_SETTINGS) + " (all in summary.json)",
     ]
     lines += [f"- **warning**: {warning}" for warning in summary.get("warnings", [])]
@@ -194,15 +200,15 @@ def write_report(
 
 # -- calibration -------------------------------------------------------------------------------------------
 
-THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(0, 15))  # 0.00 .. 0.70
+THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(0, 31))  # 0.00 .. 1.50 (relevance is 0..2)
 
 
 def calibration_markdown(name: str, rows: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> str:
-    """The sweep table, plus the best-similarity ranges of answerable and unanswerable items."""
+    """The sweep table, plus the best-relevance ranges of answerable and unanswerable items."""
     lines = [
         f"### {name}",
         "",
-        _similarity_ranges(records),
+        _relevance_ranges(records),
         "",
         "| min_relevance | refused | refused unanswerable | refused answerable | answerable kept | "
         "refusal precision | refusal recall | F1 |",
@@ -217,15 +223,15 @@ def calibration_markdown(name: str, rows: Sequence[dict[str, Any]], records: Seq
     return "\n".join(lines) + "\n"
 
 
-def _similarity_ranges(records: Sequence[dict[str, Any]]) -> str:
+def _relevance_ranges(records: Sequence[dict[str, Any]]) -> str:
     parts = []
     for label, want in (("answerable (all other kinds)", True), ("unanswerable", False)):
         best = sorted(
-            r["best_similarity"] for r in records
-            if (r["kind"] != "unanswerable") == want and r.get("best_similarity") is not None
+            r["best_relevance"] for r in records
+            if (r["kind"] != "unanswerable") == want and r.get("best_relevance") is not None
         )  # fmt: skip
         if best:
-            parts.append(f"{label}: best similarity {best[0]:.3f} .. {best[-1]:.3f} (n={len(best)})")
+            parts.append(f"{label}: best relevance {best[0]:.3f} .. {best[-1]:.3f} (n={len(best)})")
     return "; ".join(parts) + "."
 
 
@@ -245,7 +251,8 @@ def write_calibration(out_dir: Path, summary: dict[str, Any], records: Sequence[
         f"{summary['settings']['top_k']}, {summary['date']}. Retrieval: hit@1 {fmt(metrics['hit_at_1'])}, "
         f"hit@5 {fmt(metrics['hit_at_5'])}, MRR {fmt(metrics['mrr'])}.",
         "",
-        "The engine refuses when the best retrieved passage's cosine similarity is below `min_relevance`. "
+        "The engine refuses (before any LLM call) when the best retrieved passage's relevance (cosine similarity "
+        "+ question-term coverage, 0..2) is below `min_relevance`. "
         'Refusals the LLM adds itself ("The documents do not cover this.") are not counted here.',
         "",
     ]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from app.engine import Engine
-    from app.schema import Answer
+    from app.schema import Answer, Passage
     from eval.runner.judge import FaithfulnessJudge
 
 SCHEMA = 1
@@ -76,7 +76,6 @@ def record(item: Item, answer: Answer) -> dict[str, Any]:
     """The results.jsonl line for an item and the engine's answer to its (last) question."""
     citations = [{"source": c.source, "heading": c.heading, "lines": list(c.lines)} for c in answer.citations]
     retrieved = [p.source for p in answer.retrieved]
-    similarities = [round(p.similarity, 4) for p in answer.retrieved]
     scores = score_item(
         item,
         answer=answer.answer,
@@ -96,11 +95,24 @@ def record(item: Item, answer: Answer) -> dict[str, Any]:
         "notice": answer.notice,
         "citations": citations,
         "retrieved": retrieved,
-        "similarities": similarities,
-        "best_similarity": round(max((p.similarity for p in answer.retrieved), default=0.0), 4),
+        **relevance_fields(answer.retrieved),
         "gold_sources": item.gold_sources,
         "scores": scores,
         "timings": {key: round(value, 4) for key, value in answer.timings.items()},
+    }
+
+
+def relevance(passage: Passage) -> float:
+    """What the engine's abstention gate compares with ``min_relevance`` (``Passage.relevance``)."""
+    return float(getattr(passage, "relevance", passage.similarity))
+
+
+def relevance_fields(passages: Sequence[Passage]) -> dict[str, Any]:
+    """Per-passage cosine similarity and relevance (rank order), and the best relevance (the gate's input)."""
+    return {
+        "similarities": [round(p.similarity, 4) for p in passages],
+        "relevances": [round(relevance(p), 4) for p in passages],
+        "best_relevance": round(max((relevance(p) for p in passages), default=0.0), 4),
     }
 
 
@@ -119,7 +131,8 @@ def error_record(item: Item, error: Exception) -> dict[str, Any]:
         "citations": [],
         "retrieved": [],
         "similarities": [],
-        "best_similarity": None,
+        "relevances": [],
+        "best_relevance": None,
         "gold_sources": item.gold_sources,
         "scores": scores,
         "timings": {},
@@ -143,9 +156,8 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     passages = engine.retrieve(query, collection=collection)
     seconds = time.perf_counter() - started
     retrieved = [p.source for p in passages]
-    similarities = [round(p.similarity, 4) for p in passages]
-    best = max((p.similarity for p in passages), default=0.0)
-    refused = best < engine.settings.min_relevance  # the engine's gate, before any LLM
+    fields = relevance_fields(passages)
+    refused = fields["best_relevance"] < engine.settings.min_relevance  # the engine's gate, before any LLM
     scores = score_item(item, answer="", abstained=refused, citation_sources=[], retrieved_sources=retrieved)
     return {
         "id": item.id,
@@ -155,8 +167,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
         "abstained": refused,
         "mode": "retrieval",
         "retrieved": retrieved,
-        "similarities": similarities,
-        "best_similarity": round(best, 4),
+        **fields,
         "gold_sources": item.gold_sources,
         "scores": scores,
         "timings": {"retrieve": round(seconds, 4)},
@@ -183,6 +194,24 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
+
+
+def code_version() -> dict[str, Any]:
+    """The git commit of the code that ran, and the files changed since it (read-only git calls)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True,
+            timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "changed": []}
+    if commit.returncode:
+        return {"commit": None, "changed": []}
+    return {"commit": commit.stdout.strip(), "changed": [line[3:] for line in status.stdout.splitlines()]}
 
 
 def llm_name(settings: Settings) -> str:
@@ -228,6 +257,7 @@ def build_summary(
         "date": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "machine": machine_info(),
+        "code": code_version(),
         "models": {
             "embed_model": settings.embed_model,
             "embed_backend": settings.embed_backend,
@@ -390,8 +420,9 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     if calibrate:
-        records = run_items(items, lambda item: retrieve_item(engine, item, collection=name), console, "retrieving")
-        _write_jsonl(out_dir / "retrieval.jsonl", records)
+        with _JsonLines(out_dir / "retrieval.jsonl") as sink:
+            step = sink.wrap(lambda item: retrieve_item(engine, item, collection=name))
+            records = run_items(items, step, console, "retrieving")
         summary = build_summary(
             records, settings=settings, question_set=question_set, corpus=corpus, collection_info=info,
             judge_name=None, started=started_at, seconds=time.perf_counter() - started, mode="retrieval",
@@ -399,20 +430,39 @@ def evaluate(
         report.write_calibration(out_dir, summary, records)
         return EvalRun(out_dir, summary, records, [str(e) for e in question_set.errors])
 
-    step = lambda item: run_item(engine, item, collection=name, judge=judge_impl)  # noqa: E731
-    records = run_items(items, step, console, "answering")
+    with _JsonLines(out_dir / "results.jsonl") as sink:  # written item by item: a long run can be watched
+        step = sink.wrap(lambda item: run_item(engine, item, collection=name, judge=judge_impl))
+        records = run_items(items, step, console, "answering")
     summary = build_summary(
         records, settings=settings, question_set=question_set, corpus=corpus, collection_info=info,
         judge_name=judge_impl.name if judge_impl else None, started=started_at,
         seconds=time.perf_counter() - started,
     )  # fmt: skip
-    _write_jsonl(out_dir / "results.jsonl", records)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report.write_report(out_dir, summary, records, other=other, other_path=compare)
     return EvalRun(out_dir, summary, records, [str(e) for e in question_set.errors])
 
 
-def _write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in records:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+class _JsonLines:
+    """A JSON Lines file written and flushed one record at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _JsonLines:
+        self._handle = self.path.open("w", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def wrap(self, step: Callable[[Item], dict[str, Any]]) -> Callable[[Item], dict[str, Any]]:
+        """``step`` that also writes its record."""
+
+        def written(item: Item) -> dict[str, Any]:
+            row = step(item)
+            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            return row
+
+        return written

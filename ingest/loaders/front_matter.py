@@ -17,7 +17,7 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
             if lines[end].strip() in ("---", "..."):
                 try:
                     data = yaml.safe_load("\n".join(lines[1:end])) or {}
-                except yaml.YAMLError:
+                except Exception:  # YAMLError, but also ValueError (date: 2020-13-45), RecursionError...
                     return {}, text
                 if isinstance(data, dict):
                     return _as_strings(data), "\n" * (end + 1) + "\n".join(lines[end + 1 :])
@@ -37,5 +37,24 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return {}, text
 
 
+MAX_VALUE_ITEMS = 10_000  # a value holding more (e.g. YAML aliases nested: "billion laughs") is dropped
+
+
 def _as_strings(data: dict) -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in data.items() if v is not None}
+    return {str(k).lower(): str(v) for k, v in data.items() if v is not None and _small(k) and _small(v)}
+
+
+def _small(value: object) -> bool:
+    """Whether ``value`` unfolds into at most MAX_VALUE_ITEMS items: str() of nested aliases grows exponentially."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_VALUE_ITEMS:
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+    return True

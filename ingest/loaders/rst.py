@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from docutils import nodes
 from docutils.core import publish_doctree
 
@@ -18,6 +20,7 @@ def load_rst(text: str, fallback_title: str) -> LoadedDocument:
                             "raw_enabled": False, "warning_stream": False},
     )  # fmt: skip
     lines = text.split("\n")
+    normalised = [" ".join(line.split()) for line in lines]
     blocks: list[Block] = []
     title = None
     # docutils promotes a lone sub-section to the document's subtitle; keep it as the heading of its text.
@@ -32,7 +35,7 @@ def load_rst(text: str, fallback_title: str) -> LoadedDocument:
             section[0].astext() for section in reversed(list(_sections(node))) if len(section) and
             isinstance(section[0], nodes.title)
         )  # fmt: skip
-        start = _locate(lines, block_text, node.line)
+        start = _locate(normalised, block_text, node.line)
         end = min(len(lines), start + block_text.count("\n"))
         blocks.append(Block(block_text, path, start, end))
     if isinstance(doctree.get("title"), str):
@@ -51,11 +54,30 @@ def _sections(node: nodes.Node):
         parent = parent.parent
 
 
-def _locate(lines: list[str], text: str, hint: int | None) -> int:
-    """1-based line where ``text`` starts: docutils' line hint is sometimes the block's last line."""
+def _locate(normalised: list[str], text: str, hint: int | None) -> int:
+    """1-based line where ``text`` starts: docutils' line hint is sometimes the block's last line.
+
+    Looks at the 400 lines nearest the hint (``normalised``: the lines with whitespace collapsed).
+    """
     probe = " ".join(text.split("\n")[0].split())[:30]
     guess = max(0, (hint or 1) - 1)
-    for index in sorted(range(len(lines)), key=lambda i: abs(i - guess))[:400]:
-        if probe and probe in " ".join(lines[index].split()):
-            return index + 1
+    if probe:
+        for index in _nearest(guess, len(normalised), 400):
+            if probe in normalised[index]:
+                return index + 1
     return guess + 1
+
+
+def _nearest(guess: int, count: int, limit: int) -> Iterator[int]:
+    """The ``limit`` indexes in ``range(count)`` nearest ``guess``, nearest first, the lower one first on a
+    tie (what sorting every index by distance gives, without the cost of a sort per block)."""
+    found = 0
+    distance = max(0, guess - count + 1)
+    while found < limit and (guess - distance >= 0 or guess + distance < count):
+        for index in (guess - distance, guess + distance) if distance else (guess,):
+            if 0 <= index < count:
+                yield index
+                found += 1
+                if found == limit:
+                    return
+        distance += 1
