@@ -21,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a one-line error stays one line in logs
 out = Console(highlight=False, soft_wrap=True)
 
 STAGES = {"files": "reading", "chunks": "embedding", "bm25": "indexing"}

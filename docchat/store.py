@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from chromadb.config import Settings as ChromaSettings
 from docchat.errors import CollectionNotFound, ModelMismatch, StoreUnavailable
 from docchat.settings import Settings
 
+_OPEN_LOCK = threading.Lock()
 PAGE = 5000  # rows fetched per page when scanning a collection
 
 
@@ -49,7 +51,8 @@ def open_client(settings: Settings) -> ClientAPI:
         return client
     try:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        with _OPEN_LOCK:  # chromadb's shared-system cache races when two threads open a new path at once
+            return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as error:
         raise StoreUnavailable(f"Cannot open the store at {settings.chroma_path}: {error}") from error
 

@@ -123,8 +123,9 @@ def _ingest(
         collection = open_collection(client, settings.collection, embedder.name, embedder.dimension, create=True)
         chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
         writer = _Writer(collection, embedder, client.get_max_batch_size(), progress)
+        done: set[tuple[str, str]] = set()  # (root, source) already ingested in this run
         for root in paths:
-            _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress)
+            _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress, done)
         writer.flush()
         report.chunks_written, report.chunks_reused = writer.written, writer.reused
         sources = {meta.get("source") for _, meta in iter_rows(collection)}
@@ -163,6 +164,7 @@ def _ingest_root(
     writer: _Writer,
     report: IngestReport,
     progress: Progress | None,
+    done_in_run: set[tuple[str, str]],
 ) -> None:
     root_key = str(root.resolve() if root.is_dir() else root.resolve().parent)
     stored: dict[str, _Stored] = defaultdict(_Stored)
@@ -178,8 +180,11 @@ def _ingest_root(
     for done, item in enumerate(found, start=1):
         if progress:
             progress("files", done, len(found))
-        report.files_seen += 1
         seen.add(item.source)
+        if (root_key, item.source) in done_in_run:  # named twice (a folder and a file in it): same chunk ids
+            continue
+        done_in_run.add((root_key, item.source))
+        report.files_seen += 1
         old = stored.get(item.source, _Stored())
         try:
             chunks, file_hash = _load_chunks(item, chunker, max_bytes, old, settings.chunk_size)

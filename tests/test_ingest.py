@@ -537,11 +537,6 @@ def test_cli_missing_path_exits_non_zero_with_one_line(settings: Settings, cli_e
     assert result.stderr.strip().splitlines() == ["error: No such file or folder: no/such/folder"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docchat/cli.py's stderr Console hard-wraps at 80 columns when stderr is not a terminal "
-    "(pipes, CI logs): a long path splits the one-line error. Console(stderr=True, soft_wrap=True) fixes it.",
-)
 def test_cli_missing_path_message_is_one_line_on_a_narrow_console(
     settings: Settings, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
