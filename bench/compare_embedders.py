@@ -8,6 +8,7 @@ one of its first k chunks comes from one of its ``gold_sources``; MRR uses the r
 such chunk (0 when none is in the top 20).
 
     .venv/bin/python bench/compare_embedders.py [--limit-questions N] [--only KEY ...] [--json out.json]
+        [--pattern GLOB]   # ingest only matching files; keep questions with a gold source among them
 
 Nothing is installed or downloaded: a candidate whose package is missing is skipped, saying so.
 Results of a full run are in bench/results/embedders.md.
@@ -341,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"docchat-bench-{candidate.key}-") as work:
             result = run_candidate(candidate, questions, Path(work), args.pattern)
         results.append(result)
+        if args.json:  # after each candidate, so a run that is stopped keeps what it measured
+            args.json.write_text(json.dumps(results, indent=1))
         print(f"  {result['chunks']} chunks in {result['ingest_s']:.0f} s ({result['ingest_cpu_s']:.0f} CPU s), "
               f"1-min load average {result['loadavg'][0]:.1f} -> {result['loadavg'][1]:.1f}; "
               f"hit@5 {result['hit5']:.3f}", flush=True)  # fmt: skip
@@ -348,8 +351,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"not benchmarked: {name}: {reason}")
     print()
     print_table(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
     return 0
 
 

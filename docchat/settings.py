@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     )
     llm_threads: int = Field(2, ge=1, description="CPU threads for the llamacpp backend.")
     llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
-    llm_max_tokens: int = Field(320, ge=16, description="Most tokens generated for one answer.")
+    llm_max_tokens: int = Field(200, ge=16, description="Most tokens generated for one answer.")
     llm_temperature: float = Field(
         0.0, ge=0, le=2, description="Sampling temperature; 0 = greedy: the same question gets the same answer."
     )
