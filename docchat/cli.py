@@ -177,6 +177,9 @@ def eval_command(
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Retrieval only, no LLM: sweep min_relevance thresholds.")
     ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the items already in --out DIR/results.jsonl; run the rest.")
+    ] = False,
 ) -> None:
     """Score retrieval, answers, citations and refusals on a question set; write results and a report."""
     from eval.runner.run import evaluate
@@ -184,9 +187,11 @@ def eval_command(
     settings = _settings(collection=collection)
     if not set_file.is_file():
         _fail(f"No such question set: {set_file}")
+    if resume and out_dir is None:
+        _fail("--resume needs --out DIR: the folder of the run to finish.")
     try:
         run = evaluate(settings, set_file, corpus=corpus, out_dir=out_dir, compare=compare, judge=judge,
-                       limit=limit, calibrate=calibrate, console=console)  # fmt: skip
+                       limit=limit, calibrate=calibrate, resume=resume, console=console)  # fmt: skip
     except DocchatError as error:
         _fail(str(error))
         return

@@ -29,7 +29,7 @@ from chromadb.errors import ChromaError
 from docchat import bm25
 from docchat.errors import DocchatError
 from docchat.settings import Settings
-from docchat.store import iter_rows, open_client, open_collection, update_metadata
+from docchat.store import PAGE, iter_rows, open_client, open_collection, update_metadata
 from ingest.chunk import Chunk, Chunker, chunk_id
 from ingest.discover import Found, discover, matches
 from ingest.document import Block, LoadedDocument, LoadError
@@ -128,13 +128,13 @@ def _ingest(
             _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress, done)
         writer.flush()
         report.chunks_written, report.chunks_reused = writer.written, writer.reused
-        sources = {meta.get("source") for _, meta in iter_rows(collection)}
+        documents = _count_documents(collection)
         changed = report.added + report.updated + report.deleted + report.chunks_deleted > 0
         # A unique stamp (not a counter): a rebuilt collection never reuses an old index's generation.
         generation = time.time_ns() if changed else int((collection.metadata or {}).get("generation", 0))
         update_metadata(
             collection,
-            documents=len(sources),
+            documents=documents,
             last_ingest=time.time(),
             generation=generation,
             embed_backend=embedder.backend,
@@ -149,6 +149,18 @@ def _ingest(
                 progress("bm25", 1, 1)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _count_documents(collection: Collection) -> int:
+    """Files stored: each file's stored version has one chunk of chunk_index 0. Fetches ids only (reading
+    every row's metadata to collect the sources took minutes at a million chunks, see bench/scale.py)."""
+    total = offset = 0
+    while True:
+        page = collection.get(where={"chunk_index": 0}, include=[], limit=PAGE, offset=offset)
+        total += len(page["ids"])
+        if len(page["ids"]) < PAGE:
+            return total
+        offset += PAGE
 
 
 def _drop_collection(client, name: str) -> None:

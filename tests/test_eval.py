@@ -351,6 +351,25 @@ def test_an_item_error_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     assert run.summary["counts"]["errors"] == 1 and run.summary["warnings"]
 
 
+def test_resume_keeps_finished_items_and_runs_the_rest(tmp_path: Path) -> None:
+    from eval.runner.run import evaluate
+
+    answers = {"Which agency built Collab?": ("The CFPB [1].", False, ["a.txt"]), "Second?": ("No.", False, ["b.txt"])}
+    lines = [line(id="r-1"), line(id="r-2", question="Second?")]
+    first = evaluate(Settings(data_dir=tmp_path / "data"), write_set(tmp_path, lines), out_dir=tmp_path / "out",
+                     engine=FakeEngine(answers), limit=1)  # fmt: skip
+    assert [r["id"] for r in first.records] == ["r-1"]
+    with (tmp_path / "out" / "results.jsonl").open("a") as handle:
+        handle.write('{"id": "r-2", "kind": "answ')  # a line cut short by a kill
+    engine = FakeEngine(answers)
+    run = evaluate(Settings(data_dir=tmp_path / "data"), write_set(tmp_path, lines), out_dir=tmp_path / "out",
+                   engine=engine, resume=True)  # fmt: skip
+    assert [question for question, _ in engine.calls] == ["Second?"]
+    assert [r["id"] for r in run.records] == ["r-1", "r-2"] and run.summary["counts"]["items"] == 2
+    written = [json.loads(x)["id"] for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert written == ["r-1", "r-2"]
+
+
 def test_judge_refuses_the_embedded_model() -> None:
     from eval.runner.judge import JudgeUnavailable, make_judge
 

@@ -377,6 +377,7 @@ def evaluate(
     judge: bool = False,
     limit: int | None = None,
     calibrate: bool = False,
+    resume: bool = False,
     console: Console | None = None,
     engine: Engine | None = None,
 ) -> EvalRun:
@@ -384,6 +385,8 @@ def evaluate(
 
     ``calibrate``: retrieval only (no LLM): writes retrieval.jsonl and calibration.{json,md} with the
     refusal sweep over ``min_relevance`` thresholds, and retrieval metrics.
+    ``resume``: keep the items ``out_dir/results.jsonl`` already holds (from an interrupted run with the
+    same settings; items that failed with an error are run again) and run only the others.
     """
     from app.engine import Engine
     from eval.runner import report
@@ -430,8 +433,11 @@ def evaluate(
         report.write_calibration(out_dir, summary, records)
         return EvalRun(out_dir, summary, records, [str(e) for e in question_set.errors])
 
-    with _JsonLines(out_dir / "results.jsonl") as sink:  # written item by item: a long run can be watched
-        step = sink.wrap(lambda item: run_item(engine, item, collection=name, judge=judge_impl))
+    done = _finished(out_dir / "results.jsonl", {item.id for item in items}) if resume else {}
+    if done and console is not None:
+        console.print(f"resuming: {len(done)} item(s) already in {out_dir / 'results.jsonl'}", highlight=False)
+    with _JsonLines(out_dir / "results.jsonl", list(done.values())) as sink:  # item by item: can be watched
+        step = sink.wrap(lambda item: run_item(engine, item, collection=name, judge=judge_impl), done)
         records = run_items(items, step, console, "answering")
     summary = build_summary(
         records, settings=settings, question_set=question_set, corpus=corpus, collection_info=info,
@@ -444,25 +450,50 @@ def evaluate(
 
 
 class _JsonLines:
-    """A JSON Lines file written and flushed one record at a time."""
+    """A JSON Lines file written and flushed one record at a time (starting with ``kept`` records)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, kept: Sequence[dict[str, Any]] = ()) -> None:
         self.path = path
+        self.kept = list(kept)
 
     def __enter__(self) -> _JsonLines:
         self._handle = self.path.open("w", encoding="utf-8")
+        for row in self.kept:
+            self.write(row)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._handle.close()
 
-    def wrap(self, step: Callable[[Item], dict[str, Any]]) -> Callable[[Item], dict[str, Any]]:
-        """``step`` that also writes its record."""
+    def write(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def wrap(
+        self, step: Callable[[Item], dict[str, Any]], done: dict[str, dict[str, Any]] | None = None
+    ) -> Callable[[Item], dict[str, Any]]:
+        """``step`` that also writes its record; items in ``done`` are not run again (already written)."""
 
         def written(item: Item) -> dict[str, Any]:
+            if done and item.id in done:
+                return done[item.id]
             row = step(item)
-            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            self._handle.flush()
+            self.write(row)
             return row
 
         return written
+
+
+def _finished(path: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Records of an earlier run in ``path`` for these ids, without errors (unreadable lines are dropped)."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(text)
+        except ValueError:
+            continue  # a line cut short when the run was killed
+        if isinstance(row, dict) and row.get("id") in ids and not row.get("error") and "scores" in row:
+            done[row["id"]] = row
+    return done
