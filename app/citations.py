@@ -118,13 +118,21 @@ def passage_sentences(passage: Passage) -> list[str]:
     return split_sentences(passage.text)[:MAX_PASSAGE_SENTENCES] or [passage.text]
 
 
+def on_topic(passages: list[Passage], window: float) -> set[int]:
+    """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
+    best = max((p.relevance for p in passages), default=0.0)
+    return {n for n, p in enumerate(passages, start=1) if p.relevance >= best - window}
+
+
 def check_answer(
     answer: str,
     passages: list[Passage],
     vectors: SentenceVectors,
     thresholds: SupportThresholds = SupportThresholds(),
+    citable: set[int] | None = None,
 ) -> CheckedAnswer:
-    """Verify every sentence of ``answer`` against ``passages`` (numbered from 1)."""
+    """Verify every sentence of ``answer`` against ``passages`` (numbered from 1); only passages in
+    ``citable`` (default: all) can support a sentence."""
     parsed = []
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
@@ -147,6 +155,7 @@ def check_answer(
         overlap = len(words & passage_words[number - 1]) / len(words) if words else 0.0
         strength = max(sims[best], overlap)
         ok = sims[best] >= thresholds.similarity or overlap >= thresholds.overlap
+        ok = ok and (citable is None or number in citable)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         return ok, strength, group[best]

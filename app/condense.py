@@ -16,6 +16,11 @@ _REFERS_BACK = re.compile(
 TINY_MODELS = ("smollm2-135m", "smollm2-360m")
 
 
+def is_tiny(llm_name: str) -> bool:
+    """Whether ``llm_name`` is a tiny model whose rewrites and refusals are not to be trusted."""
+    return any(tiny in llm_name.lower() for tiny in TINY_MODELS)
+
+
 def needs_context(question: str) -> bool:
     """Whether a question leans on earlier turns (pronouns, 'also', very short)."""
     return bool(_REFERS_BACK.search(question)) or len(content_words(question)) <= 2
@@ -32,7 +37,7 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 def use_llm_for(mode: str, llm_name: str) -> bool:
     """``auto`` uses the LLM unless it is a tiny model that rewrites worse than the heuristic."""
     if mode == "auto":
-        return not any(tiny in llm_name.lower() for tiny in TINY_MODELS)
+        return not is_tiny(llm_name)
     return mode == "llm"
 
 

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from app.citations import SentenceVectors, check_answer
-from app.condense import standalone_question, use_llm_for
+from app.citations import SentenceVectors, check_answer, on_topic
+from app.condense import is_tiny, standalone_question, use_llm_for
+from app.context import fit_passages, passage_budget
 from app.extractive import extractive_answer
 from app.llm import ChatLLM, LLMUnavailable, build_llm, llm_in_use
 from app.prompt import answer_messages, refusal_text
@@ -176,9 +177,12 @@ class Engine:
             return
 
         llm = self.llm
+        vectors = SentenceVectors(self.embedder.embed)
+        budget = passage_budget(self.settings.llm_passage_budget, llm.name)
+        context = fit_passages(passages, vector, vectors, budget, lambda text: len(self.embedder.count_tokens(text)))
         pieces: list[str] = []
         generation_started = time.perf_counter()
-        for piece in llm.stream_chat(answer_messages(question, passages, history)):
+        for piece in llm.stream_chat(answer_messages(question, context, history)):
             if not pieces:
                 timings["first_token"] = time.perf_counter() - started
             pieces.append(piece)
@@ -187,16 +191,22 @@ class Engine:
         generated = "".join(pieces).strip()
 
         check_started = time.perf_counter()
-        vectors = SentenceVectors(self.embedder.embed)
-        if any(refusal in generated.lower() for refusal in _REFUSALS) and len(generated) < 200:
+        declined = any(refusal in generated.lower() for refusal in _REFUSALS) and len(generated) < 200
+        if declined and trust_refusal(self.settings.llm_refusal, llm.name):
             timings["check"] = time.perf_counter() - check_started
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
-        checked = check_answer(generated, passages, vectors)
         mode, notice = "generated", ""
-        if checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE:
-            checked = extractive_answer(vector, passages, vectors)
+        citable = on_topic(passages, self.settings.cite_window)
+        if declined:  # a tiny model's refusal: quote the passages that passed the relevance gate instead
+            checked = extractive_answer(vector, passages, vectors, citable=citable)
+            mode = "extractive"
+            notice = "The model found no answer, but the passages look relevant: these are direct quotes instead."
+        else:
+            checked = check_answer(generated, passages, vectors, citable=citable)
+        if not declined and (checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE):
+            checked = extractive_answer(vector, passages, vectors, citable=citable)
             mode = "extractive"
             notice = "The model's answer was not supported by the documents, so these are direct quotes instead."
         timings["check"] = time.perf_counter() - check_started
@@ -224,3 +234,10 @@ def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 __all__ = ["Engine", "Event", "Final", "Retrieved", "Token"]
+
+
+def trust_refusal(mode: str, llm_name: str) -> bool:
+    """Whether an LLM's "the documents do not cover this" ends in an abstention (see Settings.llm_refusal)."""
+    if mode == "auto":
+        return not is_tiny(llm_name)
+    return mode == "abstain"

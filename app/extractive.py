@@ -12,14 +12,20 @@ QUOTED_PREFIX = "Quoted from the documents:"
 
 
 def extractive_answer(
-    query_vector: np.ndarray, passages: list[Passage], vectors: SentenceVectors, *, max_sentences: int = 3
+    query_vector: np.ndarray,
+    passages: list[Passage],
+    vectors: SentenceVectors,
+    *,
+    max_sentences: int = 3,
+    citable: set[int] | None = None,
 ) -> CheckedAnswer:
-    """The sentences of the top passages most similar to the question, each cited, labelled as quotes."""
+    """The sentences of the top passages (of those in ``citable``, numbered from 1) most similar to the
+    question, each cited, labelled as quotes."""
     candidates: list[tuple[float, int, int, str]] = []  # (similarity, passage number, position, sentence)
-    top = passages[:3]
-    groups = [passage_sentences(p) for p in top]
-    vectors.add([s for group in groups for s in group])
-    for number, group in enumerate(groups, start=1):
+    numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
+    groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
+    vectors.add([s for group in groups.values() for s in group])
+    for number, group in groups.items():
         for position, sentence in enumerate(group):
             if len(content_words(sentence)) >= 3:
                 candidates.append((float(np.dot(query_vector, vectors[sentence])), number, position, sentence))
@@ -30,5 +36,5 @@ def extractive_answer(
     quotes: dict[int, str] = {}
     for _, number, _, sentence in chosen:
         quotes.setdefault(number, sentence)
-    citations = [make_citation(n, top[n - 1], quotes[n]) for n in sorted(quotes)]
+    citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         "onnx-int8",
         description="onnx-int8: ONNX export, int8 matmuls (faster on CPU, see bench/ingest.py); torch: as shipped.",
     )
-    embed_batch_size: int = Field(64, ge=1, le=1024, description="Chunks embedded per batch.")
+    embed_batch_size: int = Field(
+        16, ge=1, le=1024, description="Chunks embedded per model call (16: fastest measured here, least memory)."
+    )
     embed_threads: int = Field(0, ge=0, description="CPU threads for ingest embedding; 0 = all cores.")
     query_threads: int = Field(
         1, ge=1, description="CPU threads for query embedding (1 keeps it fast while the LLM runs)."
@@ -79,6 +81,32 @@ class Settings(BaseSettings):
     condense: Literal["auto", "llm", "heuristic"] = Field(
         "auto",
         description="Follow-up rewriting: llm, heuristic (prepend the last question), auto (heuristic for tiny LLMs).",
+    )
+    llm_passage_budget: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Word-pieces of passage text the LLM reads; longer passages are cut to their sentences most similar "
+            "to the question (citations are still checked against the full passages). 0 = auto: 240 for tiny "
+            "models (first token in about 1.3 s on 2 cores), no limit otherwise."
+        ),
+    )
+    cite_window: float = Field(
+        0.2,
+        ge=0,
+        le=2,
+        description=(
+            "Only passages whose relevance is within this of the best passage's can be cited or quoted "
+            "(0..2; calibrated on the Full Stack Python eval set: wider windows cite off-topic pages)."
+        ),
+    )
+    llm_refusal: Literal["auto", "abstain", "quote"] = Field(
+        "auto",
+        description=(
+            "When the LLM says the passages that passed min_relevance do not answer: abstain, quote (answer with "
+            "the most relevant quotes, labelled as quotes), auto (quote for tiny LLMs, whose refusals the seed "
+            "eval found wrong, abstain otherwise)."
+        ),
     )
     min_relevance: float = Field(
         0.8,

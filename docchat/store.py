@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
@@ -54,7 +56,23 @@ def open_client(settings: Settings) -> ClientAPI:
         with _OPEN_LOCK:  # chromadb's shared-system cache races when two threads open a new path at once
             return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as error:
+        if _read_only(settings.chroma_path, error):
+            raise StoreUnavailable(
+                f"Cannot open the store at {settings.chroma_path}: the folder is read-only, and Chroma needs write "
+                "access even to read; remount it read-write or set DOCCHAT_DATA_DIR to a writable copy."
+            ) from error
         raise StoreUnavailable(f"Cannot open the store at {settings.chroma_path}: {error}") from error
+
+
+def _read_only(path: Path, error: BaseException) -> bool:
+    """Whether opening ``path`` failed because the folder (or its file system) cannot be written."""
+    text = str(error).lower()
+    if "readonly database" in text or "read-only file system" in text:
+        return True
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY) or not os.access(path, os.W_OK)
+    except OSError:
+        return False
 
 
 # -- server mode ---------------------------------------------------------------------------------------

@@ -131,7 +131,14 @@ class _OnnxInt8:
 
         model_file = cache_dir / "model-int8.onnx"
         if not model_file.exists():
-            _export_int8(path, model_file)
+            try:
+                _export_int8(path, model_file)
+            except OSError as error:
+                raise DocchatError(
+                    f"Cannot write the ONNX export of the embedding model to {model_file.parent} "
+                    f"({error.strerror or error}): the folder must be writable and have space (read-only "
+                    "or full disk?); set DOCCHAT_DATA_DIR to a writable folder, or DOCCHAT_EMBED_BACKEND=torch."
+                ) from error
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

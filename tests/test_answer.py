@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from app.engine import Engine
 from app.llm import LLMUnavailable, build_llm
-from app.schema import Final, Retrieved, Token
+from app.schema import Final, Passage, Retrieved, Token
 from docchat.cli import app as cli
 from docchat.settings import Settings
 from ingest.pipeline import ingest_paths
@@ -174,6 +174,30 @@ def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
     assert flags == {"was": True, "is": True, "mascot": False}
 
 
+@pytest.mark.parametrize(("llm_refusal", "abstains"), [("auto", True), ("abstain", True), ("quote", False)])
+def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, llm_refusal, abstains) -> None:
+    """The stand-in Ollama model (not a tiny model) says the passages do not answer, although they passed
+    the relevance gate: ``auto`` trusts it and abstains; ``quote`` answers with labelled quotes instead."""
+    settings = store.model_copy(update={"llm_refusal": llm_refusal})
+    answer = _answer_with_reply(settings, embedder, "The documents do not cover this.")
+    assert answer.abstained is abstains
+    if abstains:
+        assert answer.mode == "abstained" and not answer.citations and "no answer" in answer.notice
+    else:
+        assert answer.mode == "extractive" and answer.answer.startswith("Quoted from the documents:")
+        assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
+        assert "Collab" in answer.answer
+
+
+def test_auto_distrusts_only_tiny_models_refusals() -> None:
+    from app.engine import trust_refusal
+
+    assert not trust_refusal("auto", "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert trust_refusal("auto", "ollama:llama3.2:3b")
+    assert trust_refusal("abstain", "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert not trust_refusal("quote", "ollama:llama3.2:3b")
+
+
 def test_unreachable_backend_gives_one_clear_sentence(store, embedder) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(LLMUnavailable, match="Cannot reach Ollama"):
@@ -215,3 +239,73 @@ def test_sentences_about_the_passages_are_not_taken_as_answers(store, embedder) 
     assert [s.text for s in answer.sentences] == ["Collab was built by the Consumer Financial Protection Bureau."]
     assert answer.sentences[0].supported and answer.mode == "generated"
     assert "passage" not in answer.answer.lower()
+
+
+def test_passage_budget_cuts_what_the_llm_reads_but_not_what_is_cited(store, embedder) -> None:
+    """With a budget, the prompt holds each passage's sentences most similar to the question; the
+    citation is still checked against (and quotes) the full passage."""
+    settings = store.model_copy(update={"llm_passage_budget": 60})
+    reply = "Collab was built by the Consumer Financial Protection Bureau (CFPB) [1]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        answer = _ollama_engine(settings, embedder, url).ask(COLLAB)
+        cut = url.chats()[0]["messages"][-1]["content"]
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        _ollama_engine(store, embedder, url).ask(COLLAB)
+        full = url.chats()[0]["messages"][-1]["content"]
+    assert len(cut) < len(full) / 2
+    assert "Collab" in cut and "Consumer Financial Protection Bureau" in cut  # the answering sentence stays
+    blocks = cut.split("<<<")[1:]
+    assert len(blocks) == len(answer.retrieved)  # every passage number keeps some text
+    assert all(block.split(">>>")[0].strip() for block in blocks)
+    assert answer.mode == "generated" and answer.citations
+    assert answer.citations[0].passage == answer.retrieved[0].text  # checked against the full passage
+
+
+def test_fit_passages_keeps_reading_order_within_the_budget(store, embedder) -> None:
+    from app.citations import SentenceVectors
+    from app.context import fit_passages
+
+    engine = Engine(store, embedder=embedder)
+    passages = engine.retrieve(COLLAB)
+    vector = embedder.embed_query(COLLAB)
+
+    def count(text: str) -> int:
+        return len(embedder.count_tokens(text))
+
+    assert fit_passages(passages, vector, SentenceVectors(embedder.embed), None, count) == passages
+    fitted = fit_passages(passages, vector, SentenceVectors(embedder.embed), 120, count)
+    assert [p.id for p in fitted] == [p.id for p in passages]
+    for full, cut in zip(passages, fitted, strict=True):
+        pieces = cut.text.split(" … ")
+        positions = [full.text.index(piece) for piece in pieces]  # every piece is a sentence of the passage
+        assert positions == sorted(positions)
+    used = sum(count(piece) for cut in fitted for piece in cut.text.split(" … "))
+    assert used < sum(count(p.text) for p in passages)
+    # within the budget, unless each passage's one mandatory best sentence already exceeds it
+    assert used <= 120 or all(" … " not in cut.text for cut in fitted)
+
+
+def _passage(number: int, text: str, similarity: float) -> Passage:
+    return Passage(id=f"p{number}", text=text, source=f"doc{number}.md", title=f"Doc {number}", heading="",
+                   start_line=1, end_line=1, similarity=similarity)  # fmt: skip
+
+
+def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:
+    """A sentence supported only by an off-topic passage (relevance far below the best) is not cited to it,
+    and the quoted fallback quotes on-topic passages only."""
+    from app.citations import SentenceVectors, check_answer, on_topic
+    from app.extractive import extractive_answer
+
+    passages = [
+        _passage(1, "Collab was built by the Consumer Financial Protection Bureau. It is open source.", 0.9),
+        _passage(2, "Pelican is a static site generator written in Python. It reads Markdown files.", 0.3),
+    ]
+    citable = on_topic(passages, 0.2)
+    assert citable == {1}
+    answer = "Pelican is a static site generator written in Python [2]."
+    vectors = SentenceVectors(embedder.embed)
+    assert check_answer(answer, passages, vectors).citations[0].number == 2  # without the window: cited
+    checked = check_answer(answer, passages, vectors, citable=citable)
+    assert not checked.citations and checked.supported == 0
+    quoted = extractive_answer(embedder.embed_query("Who built Collab?"), passages, vectors, citable=citable)
+    assert [c.number for c in quoted.citations] == [1]

@@ -503,6 +503,7 @@ GATE_MARGINS = {
 GATE_SETTINGS = (
     "embed_model", "embed_backend", "chunk_size", "chunk_overlap", "top_k", "candidates_k", "rrf_k", "reranker",
     "condense", "min_relevance", "llm_backend", "llm_model_path", "llm_context", "llm_max_tokens", "llm_temperature",
+    "llm_passage_budget", "llm_refusal", "cite_window",
 )  # fmt: skip
 
 
