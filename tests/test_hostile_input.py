@@ -349,12 +349,17 @@ started = time.perf_counter()
 report = ingest_paths(settings, [root], embedder=HashEmbedder())
 seconds = time.perf_counter() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-rows = open_client(settings).get_collection(settings.collection).get(include=["metadatas", "documents"])
+collection = open_client(settings).get_collection(settings.collection)
 sources = {}
-longest = 0
-for meta, text in zip(rows["metadatas"], rows["documents"]):
-    sources[meta["source"]] = sources.get(meta["source"], 0) + 1
-    longest = max(longest, len(text))
+longest = offset = 0
+while True:  # a page at a time: one get of ~50k rows exceeds SQLite's variable limit
+    rows = collection.get(include=["metadatas", "documents"], limit=5000, offset=offset)
+    for meta, text in zip(rows["metadatas"], rows["documents"]):
+        sources[meta["source"]] = sources.get(meta["source"], 0) + 1
+        longest = max(longest, len(text))
+    if len(rows["ids"]) < 5000:
+        break
+    offset += 5000
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "skipped": report.skipped, "chunks": sources,
                   "longest_chunk": longest}))
 '''
