@@ -21,7 +21,7 @@ import numpy as np
 import Stemmer
 from chromadb.api.models.Collection import Collection
 
-from docchat.store import PAGE
+from docchat.store import iter_pages
 
 _STEMMER = Stemmer.Stemmer("english")
 # Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.
@@ -138,17 +138,12 @@ def build(collection: Collection) -> LexicalIndex:
     ids: list[str] = []
     sources: list[str] = []
     texts: list[str] = []
-    offset = 0
-    while True:
-        page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+    for page in iter_pages(collection, include=("documents", "metadatas")):
         for row_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
             meta = meta or {}
             ids.append(row_id)
             sources.append(str(meta.get("source", "")))
             texts.append(f"{meta.get('title', '')} {meta.get('heading', '')} {text}")
-        if len(page["ids"]) < PAGE:
-            break
-        offset += PAGE
     retriever = None
     if texts:
         retriever = bm25s.BM25()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -193,16 +193,25 @@ def update_metadata(collection: Collection, **values: object) -> None:
     collection.modify(metadata=merged)
 
 
+def iter_pages(
+    collection: Collection, where: dict | None = None, include: Sequence[str] = ("metadatas",)
+) -> Iterator[dict]:
+    """Every row of a collection (or those matching ``where``), a page of ``PAGE`` rows at a time.
+
+    The ids come first, in one query; the rows are then fetched by id. Paging with ``offset`` instead
+    makes SQLite skip every earlier row on each page: quadratic, minutes at a million chunks
+    (bench/scale.py). Rows deleted meanwhile are simply missing from their page.
+    """
+    ids = collection.get(where=where, include=[])["ids"]
+    for start in range(0, len(ids), PAGE):
+        yield collection.get(ids=ids[start : start + PAGE], include=list(include))
+
+
 def iter_rows(collection: Collection, where: dict | None = None) -> Iterator[tuple[str, dict]]:
-    """Every (id, metadata) of a collection, fetched a page at a time."""
-    offset = 0
-    while True:
-        page = collection.get(where=where, include=["metadatas"], limit=PAGE, offset=offset)
+    """Every (id, metadata) of a collection (or of the rows matching ``where``)."""
+    for page in iter_pages(collection, where):
         for row_id, meta in zip(page["ids"], page["metadatas"] or [], strict=False):
             yield row_id, dict(meta or {})
-        if len(page["ids"]) < PAGE:
-            return
-        offset += PAGE
 
 
 @dataclass(frozen=True)

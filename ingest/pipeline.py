@@ -29,7 +29,7 @@ from chromadb.errors import ChromaError
 from docchat import bm25
 from docchat.errors import DocchatError
 from docchat.settings import Settings
-from docchat.store import PAGE, iter_rows, open_client, open_collection, update_metadata
+from docchat.store import iter_rows, open_client, open_collection, update_metadata
 from ingest.chunk import Chunk, Chunker, chunk_id
 from ingest.discover import Found, discover, matches
 from ingest.document import Block, LoadedDocument, LoadError
@@ -152,15 +152,8 @@ def _ingest(
 
 
 def _count_documents(collection: Collection) -> int:
-    """Files stored: each file's stored version has one chunk of chunk_index 0. Fetches ids only (reading
-    every row's metadata to collect the sources took minutes at a million chunks, see bench/scale.py)."""
-    total = offset = 0
-    while True:
-        page = collection.get(where={"chunk_index": 0}, include=[], limit=PAGE, offset=offset)
-        total += len(page["ids"])
-        if len(page["ids"]) < PAGE:
-            return total
-        offset += PAGE
+    """Files stored: each file's stored version has one chunk of chunk_index 0 (ids only, one query)."""
+    return len(collection.get(where={"chunk_index": 0}, include=[])["ids"])
 
 
 def _drop_collection(client, name: str) -> None:
