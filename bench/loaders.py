@@ -10,8 +10,11 @@ shape was quadratic once: 20,000 nested levels took 30 s to minutes). Figures ar
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo before bench/ (bench/ingest.py)
 
 from ingest.document import LoadError
 from ingest.loaders import load_file
