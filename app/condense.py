@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.llm import ChatLLM
+from app.llm import ChatLLM, relies_on_llm
 from app.prompt import condense_messages
 from app.sentences import content_words
 
@@ -13,12 +13,6 @@ _REFERS_BACK = re.compile(
     r"same|other|former|latter|above|mentioned|also)\b",
     re.I,
 )
-TINY_MODELS = ("smollm2-135m", "smollm2-360m")
-
-
-def is_tiny(llm_name: str) -> bool:
-    """Whether ``llm_name`` is a tiny model whose rewrites and refusals are not to be trusted."""
-    return any(tiny in llm_name.lower() for tiny in TINY_MODELS)
 
 
 def needs_context(question: str) -> bool:
@@ -36,9 +30,7 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 
 def use_llm_for(mode: str, llm_name: str) -> bool:
     """``auto`` uses the LLM unless it is a tiny model that rewrites worse than the heuristic."""
-    if mode == "auto":
-        return not is_tiny(llm_name)
-    return mode == "llm"
+    return relies_on_llm(mode, llm_name, "llm")
 
 
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None, mode: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.citations import SentenceVectors, passage_sentences
-from app.condense import is_tiny
+from app.llm import is_tiny
 from app.schema import Passage
 
 TINY_MODEL_BUDGET = 240  # word-pieces: about 1.3 s of prompt reading for SmolLM2-135M on 2 cores
@@ -35,22 +35,17 @@ def fit_passages(
     count: Callable[[str], int],
 ) -> list[Passage]:
     """``passages`` with their text cut to the best sentences so that together they fit ``budget``."""
-    sizes = [count(p.text) for p in passages]
-    if budget is None or sum(sizes) <= budget:
+    if budget is None or sum(count(p.text) for p in passages) <= budget:
         return passages
     groups = [passage_sentences(p) for p in passages]
     vectors.add([s for group in groups for s in group])
+    scores = [[float(np.dot(query_vector, vectors[s])) for s in group] for group in groups]
+    chosen = [{max(range(len(row)), key=row.__getitem__)} for row in scores]  # every passage keeps its best
+    used = sum(count(groups[number][position]) for number, keep in enumerate(chosen) for position in keep)
     ranked = sorted(
-        ((float(np.dot(query_vector, vectors[s])), number, position) for number, group in enumerate(groups)
-         for position, s in enumerate(group)),
+        ((score, number, position) for number, row in enumerate(scores) for position, score in enumerate(row)),
         reverse=True,
-    )  # fmt: skip
-    chosen: list[set[int]] = [set() for _ in passages]
-    used = 0
-    for number, group in enumerate(groups):  # every passage keeps its best sentence
-        best = max(range(len(group)), key=lambda i: float(np.dot(query_vector, vectors[group[i]])))
-        chosen[number].add(best)
-        used += count(group[best])
+    )
     for _, number, position in ranked:
         if position in chosen[number]:
             continue

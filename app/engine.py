@@ -12,10 +12,10 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
 from app.citations import SentenceVectors, check_answer, on_topic
-from app.condense import is_tiny, standalone_question, use_llm_for
+from app.condense import standalone_question, use_llm_for
 from app.context import fit_passages, passage_budget
 from app.extractive import extractive_answer
-from app.llm import ChatLLM, LLMUnavailable, build_llm, llm_in_use
+from app.llm import ChatLLM, LLMUnavailable, build_llm, llm_in_use, relies_on_llm
 from app.prompt import answer_messages, refusal_text
 from app.rerank import Reranker, make_reranker
 from app.retrieve import hybrid_search
@@ -197,18 +197,17 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
-        mode, notice = "generated", ""
         citable = on_topic(passages, self.settings.cite_window)
+        mode, notice = "generated", ""
         if declined:  # a tiny model's refusal: quote the passages that passed the relevance gate instead
-            checked = extractive_answer(vector, passages, vectors, citable=citable)
-            mode = "extractive"
             notice = "The model found no answer, but the passages look relevant: these are direct quotes instead."
         else:
             checked = check_answer(generated, passages, vectors, citable=citable)
-        if not declined and (checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE):
+            if checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE:
+                notice = "The model's answer was not supported by the documents, so these are direct quotes instead."
+        if notice:
             checked = extractive_answer(vector, passages, vectors, citable=citable)
             mode = "extractive"
-            notice = "The model's answer was not supported by the documents, so these are direct quotes instead."
         timings["check"] = time.perf_counter() - check_started
         yield final(answer=checked.text(), abstained=False, mode=mode, citations=checked.citations,
                     sentences=checked.sentences, llm=llm.name, notice=notice)  # fmt: skip
@@ -233,11 +232,9 @@ def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:
     return checked
 
 
-__all__ = ["Engine", "Event", "Final", "Retrieved", "Token"]
-
-
 def trust_refusal(mode: str, llm_name: str) -> bool:
     """Whether an LLM's "the documents do not cover this" ends in an abstention (see Settings.llm_refusal)."""
-    if mode == "auto":
-        return not is_tiny(llm_name)
-    return mode == "abstain"
+    return relies_on_llm(mode, llm_name, "abstain")
+
+
+__all__ = ["Engine", "Event", "Final", "Retrieved", "Token"]

@@ -73,6 +73,21 @@ def default_gguf_path() -> Path:
     return path
 
 
+TINY_MODELS = ("smollm2-135m", "smollm2-360m")
+
+
+def is_tiny(llm_name: str) -> bool:
+    """Whether ``llm_name`` is a tiny model whose rewrites and refusals are not to be trusted."""
+    return any(tiny in llm_name.lower() for tiny in TINY_MODELS)
+
+
+def relies_on_llm(mode: str, llm_name: str, relying: str) -> bool:
+    """For an ``auto``-or-explicit setting: whether to rely on the LLM (``auto``: unless it is tiny)."""
+    if mode == "auto":
+        return not is_tiny(llm_name)
+    return mode == relying
+
+
 def llm_in_use(settings: Settings) -> tuple[str, str]:
     """(backend, model) the settings choose, without loading anything, e.g. ``("llama.cpp", "SmolLM2-...")``."""
     if settings.llm_backend == "ollama":

@@ -12,6 +12,7 @@ batch size). tests/test_hostile_input.py runs the same script to check what gets
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import subprocess
@@ -103,7 +104,7 @@ def bench() -> None:
     sys.path.insert(0, str(REPO))
     from bench.machine import machine_line
 
-    print(f"# {machine_line()}; load average {' '.join(f'{x:.2f}' for x in __import__('os').getloadavg())}")
+    print(f"# {machine_line()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'file':>8} {'chunks':>8} {'seconds':>8} {'peak RSS MB':>12}")
     results = {}
     with tempfile.TemporaryDirectory() as scratch:

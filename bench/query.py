@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,17 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import docchat  # noqa: E402,F401  (offline, no-telemetry environment first)
-from bench.machine import machine_line  # noqa: E402
+from bench.machine import machine_line, percentiles  # noqa: E402
 from docchat.settings import Settings  # noqa: E402
 
 TARGETS = {"retrieve+rerank median (ms)": 150.0, "first token median (s)": 1.5}
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    """(median, p95) of ``values``."""
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95
 
 
 def questions(count: int) -> list[str]:

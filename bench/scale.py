@@ -32,7 +32,6 @@ import random
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -42,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import docchat  # noqa: E402,F401  (offline, no-telemetry environment first)
-from bench.machine import machine_line  # noqa: E402
+from bench.machine import machine_line, percentiles  # noqa: E402
 
 FSP = REPO.parent / "shared" / "corpora" / "fullstackpython"
 COLLECTION = "scale"
@@ -138,11 +137,6 @@ def questions(count: int) -> list[str]:
 
 
 # -- measurements -----------------------------------------------------------------------------------------
-
-
-def percentiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def rss_mb() -> float:

@@ -67,12 +67,15 @@ def open_client(settings: Settings) -> ClientAPI:
 def _read_only(path: Path, error: BaseException) -> bool:
     """Whether opening ``path`` failed because the folder (or its file system) cannot be written."""
     text = str(error).lower()
-    if "readonly database" in text or "read-only file system" in text:
-        return True
+    return "readonly database" in text or "read-only file system" in text or folder_is_read_only(path) is True
+
+
+def folder_is_read_only(folder: Path) -> bool | None:
+    """Whether ``folder`` is on a read-only file system or not writable by us; None if it cannot be checked."""
     try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY) or not os.access(path, os.W_OK)
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
     except OSError:
-        return False
+        return None
 
 
 # -- server mode ---------------------------------------------------------------------------------------

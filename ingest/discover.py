@@ -24,11 +24,7 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
     """Files under ``root`` (or ``root`` itself if it is a file), sorted, matching ``pattern``."""
     root = root.absolute()
     if root.is_file():
-        if _is_utf8(root.name):
-            yield Found(root, root.name)
-        else:
-            shown = os.fsencode(root.name).decode("utf-8", "backslashreplace")
-            yield Found(root, shown, "file name is not valid UTF-8; rename the file")
+        yield _checked_name(root, root.name)
         return
     real_root = root.resolve()
     for folder, dirs, files in os.walk(root, followlinks=False):
@@ -40,9 +36,9 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
                 continue
             if pattern and not fnmatch.fnmatch(source, pattern) and not fnmatch.fnmatch(name, pattern):
                 continue
-            if not _is_utf8(source):  # undecodable bytes in the name: the store only holds UTF-8 text
-                shown = os.fsencode(source).decode("utf-8", "backslashreplace")
-                yield Found(path, shown, "file name is not valid UTF-8; rename the file")
+            named = _checked_name(path, source)
+            if named.skip_reason:
+                yield named
                 continue
             if path.is_symlink():
                 try:
@@ -54,6 +50,14 @@ def discover(root: Path, pattern: str | None, follow_symlinks: bool) -> Iterator
                     yield Found(path, source, "symlink points outside the folder (set DOCCHAT_FOLLOW_SYMLINKS=true)")
                     continue
             yield Found(path, source)
+
+
+def _checked_name(path: Path, source: str) -> Found:
+    """``path`` as found, or skipped if its name has undecodable bytes (the store only holds UTF-8 text)."""
+    if _is_utf8(source):
+        return Found(path, source)
+    shown = os.fsencode(source).decode("utf-8", "backslashreplace")
+    return Found(path, shown, "file name is not valid UTF-8; rename the file")
 
 
 def _is_utf8(name: str) -> bool:

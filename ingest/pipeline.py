@@ -29,7 +29,7 @@ from chromadb.errors import ChromaError
 from docchat import bm25
 from docchat.errors import DocchatError
 from docchat.settings import Settings
-from docchat.store import iter_rows, open_client, open_collection, update_metadata
+from docchat.store import folder_is_read_only, iter_rows, open_client, open_collection, update_metadata
 from ingest.chunk import Chunk, Chunker, chunk_id
 from ingest.discover import Found, discover, matches
 from ingest.document import Block, LoadedDocument, LoadError
@@ -423,11 +423,7 @@ def _check_writable(settings: Settings) -> None:
         folder = Path(folder).absolute()
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
-        try:
-            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
-        except OSError:
-            continue
-        if read_only:
+        if folder_is_read_only(folder):
             raise DocchatError(_read_only_message(folder))
 
 

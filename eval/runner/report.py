@@ -76,6 +76,8 @@ def markdown(
     kinds = list(metrics["by_kind"])
     settings = summary["settings"]
     machine = summary["machine"]
+    code = summary.get("code") or {}
+    changed = f", changed since: {', '.join(code['changed'])}" if code.get("changed") else ""
     by_kind = ", ".join(f"{n} {kind}" for kind, n in counts["by_kind"].items() if n)
     lines = [
         f"# docchat eval: `{summary['set']}`",
@@ -89,12 +91,7 @@ def markdown(
         + (f", judge `{models['judge']}`" if models.get("judge") else ""),
         f"- machine: {machine['nproc']} CPU(s), {machine['cpu']}; load average at start "
         f"{machine.get('load_average_at_start')}",
-        f"- code: commit {str((summary.get('code') or {}).get('commit'))[:12]}"
-        + (
-            f", changed since: {', '.join((summary.get('code') or {}).get('changed') or [])}"
-            if (summary.get("code") or {}).get("changed")
-            else ""
-        ),
+        f"- code: commit {str(code.get('commit'))[:12]}{changed}",
         "- settings: " + ", ".join(f"{key}={settings.get(key)}" for key in KEY_SETTINGS) + " (all in summary.json)",
     ]
     lines += [f"- **warning**: {warning}" for warning in summary.get("warnings", [])]

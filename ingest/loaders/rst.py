@@ -18,14 +18,14 @@ _TEXT_NODES = (nodes.paragraph, nodes.literal_block, nodes.line_block, nodes.ter
 
 def load_rst(text: str, fallback_title: str) -> LoadedDocument:
     """Parse reST quietly (markup errors are tolerated, not printed) into blocks."""
-    if max((len(line) - len(line.lstrip(" \t")) for line in text.splitlines()), default=0) > MAX_INDENT:
+    lines = text.split("\n")
+    if max((len(line) - len(line.lstrip(" \t")) for line in lines), default=0) > MAX_INDENT:
         raise LoadError("markup nested too deeply to parse")
     doctree = publish_doctree(
         text,
         settings_overrides={"report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
                             "raw_enabled": False, "warning_stream": False},
     )  # fmt: skip
-    lines = text.split("\n")
     normalised = [" ".join(line.split()) for line in lines]
     blocks: list[Block] = []
     title = None
