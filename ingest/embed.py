@@ -175,9 +175,9 @@ def _export_int8(model_path: Path, target: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
 
     class _Hidden(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -192,11 +192,14 @@ def _export_int8(model_path: Path, target: Path) -> None:
     example = torch.ones((1, 8), dtype=torch.int64)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     root_logger = logging.getLogger()
-    level = root_logger.level
+    level, handlers = root_logger.level, list(root_logger.handlers)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # transformers' "Loading weights" bar of a one-time export
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter of a one-time export
         root_logger.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
         try:
+            model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
             fp32 = Path(scratch) / "model.onnx"
             int8 = Path(scratch) / "model-int8.onnx"
             with torch.no_grad():
@@ -210,4 +213,9 @@ def _export_int8(model_path: Path, target: Path) -> None:
                              weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
         finally:
             root_logger.setLevel(level)
+            # The export's libraries may install a root handler (logging.basicConfig): without removing it,
+            # every later DEBUG record of a library (bm25s logs at DEBUG) would be printed.
+            root_logger.handlers[:] = handlers
+            if bars:
+                hf_logging.enable_progress_bar()
         os.replace(int8, target)

@@ -731,3 +731,16 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
     assert set(resumed) == set(clean)
     assert resumed == clean  # same file hashes, chunk counts, headings, titles...
     assert_no_duplicates([Row(i, d, m) for i, d, m in final["rows"]])
+
+
+def test_first_cli_ingest_exports_the_model_without_library_chatter(tmp_path: Path) -> None:
+    """The first ingest into an empty data dir makes the ONNX export; the libraries it uses must not
+    leave a root log handler (bm25s's DEBUG records were printed after it) or a weights progress bar."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env |= {"DOCCHAT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "docchat"), "ingest", str(CORPUS)]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "data" / "models").is_dir()  # the export was made by this run
+    assert "DEBUG" not in done.stderr and "Loading weights" not in done.stderr, done.stderr
+    assert re.search(r"\b[1-9]\d* chunks embedded", " ".join(done.stderr.split())), done.stderr
