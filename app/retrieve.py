@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma, cosine) + BM25 (bm25s), fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma, cosine) + BM25 (tantivy), fused by reciprocal rank."""
 
 from __future__ import annotations
 

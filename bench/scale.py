@@ -8,12 +8,14 @@ plus noise (clustered like real data; embedding cost is not what is measured). A
 - add: chunks/s of ``collection.add`` in max-batch pieces (for the chunks added since the last size);
 - the whole-collection scans an ingest makes: ``iter_rows`` of every row's metadata (ingest counts
   documents with it at the end of every run) and of one root (ingest start), and ``list_collections``;
-- BM25: ``docchat.bm25.build`` (read every chunk + index) and ``save``; index size on disk;
-- a fresh reader process (like the UI): time to open the store and load the BM25 index, RSS after
+- BM25: a full ``docchat.bm25.rebuild`` of the tantivy side index from the stored chunks, in a fresh
+  process (what repairing an index left unfinished by a killed ingest costs): seconds, peak RSS, size
+  on disk. Ingest itself never does this on a healthy index: it updates the index in place;
+- a fresh reader process (like the UI): time to open the store and the BM25 index, RSS after
   loading, then 50 real questions (real query embeddings): median and p95 of dense (Chroma query),
   BM25 search and fused (``app.retrieve.hybrid_search``) latency, and the first (cold) fused query;
-- an incremental ``ingest_paths`` of 3 small new files into the big collection (what adding a file
-  costs at that size), with its stages;
+- an incremental ``ingest_paths`` of 3 small files (new, or changed since the last run) into the big
+  collection, in a fresh process: seconds, stages and peak RSS (what adding a file costs at that size);
 - disk size of the data dir.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--data-dir bench/out/scale] [--fresh]
@@ -30,7 +32,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -198,31 +199,74 @@ def probe(data_dir: Path, collection_name: str, queries_file: Path) -> dict:
         count.append(seconds)
     return {
         "open_s": opened, "load_bm25_s": load_bm25, "bm25_rebuilt_by_reader": rebuilt,
+        "rss_peak_mb": peak_rss_mb(),
         "first_fused_s": first_fused, "rss_baseline_mb": baseline, "rss_loaded_mb": loaded_rss,
         "rss_after_queries_mb": rss_mb(), "dense": percentiles(dense), "bm25": percentiles(lex),
         "fused": percentiles(fused), "count": percentiles(count),
     }  # fmt: skip
 
 
-def run_probe(data_dir: Path, queries_file: Path) -> dict:
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry over the bench parent's peak across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rebuild_index(data_dir: Path) -> dict:
+    """In a fresh process: rebuild the collection's BM25 index from its chunks."""
+    from docchat import bm25
+    from docchat.settings import Settings
+    from docchat.store import open_client
+
+    settings = Settings(data_dir=data_dir, collection=COLLECTION)
+    collection = open_client(settings).get_collection(COLLECTION)
+    baseline = peak_rss_mb()
+    _, seconds = timed(bm25.rebuild, collection, settings.indexes_dir)
+    folder = bm25.index_folder(settings.indexes_dir, COLLECTION)
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": baseline, "disk_mb": disk_mb(folder)}
+
+
+def ingest_small(data_dir: Path, root: Path) -> dict:
+    """In a fresh process: ``ingest_paths`` of a small folder into the big collection."""
+    from docchat.settings import Settings
+    from ingest.embed import make_embedder
+    from ingest.pipeline import ingest_paths
+
+    settings = Settings(data_dir=data_dir, collection=COLLECTION)
+    embedder = make_embedder(settings)
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.setdefault(stage, time.perf_counter() - started)
+
+    baseline = peak_rss_mb()
+    report, seconds = timed(ingest_paths, settings, [root], embedder=embedder, progress=progress)
+    return {"seconds": seconds, "stages": stages, "chunks": report.chunks_written, "files": report.added +
+            report.updated, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": baseline}  # fmt: skip
+
+
+def in_fresh_process(*args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--probe", "--data-dir", str(data_dir),
-         "--queries-file", str(queries_file)],
+        [sys.executable, str(Path(__file__).resolve()), *args],
         capture_output=True, text=True, cwd=REPO, timeout=7200,
     )  # fmt: skip
     if done.returncode != 0:
-        raise SystemExit(f"probe failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def small_folder(base: Path, size: int) -> Path:
-    """Three new small Markdown files (a different folder per size) for the incremental ingest."""
+    """Three small Markdown files (a folder per size), each with a line unique to this run: new or changed."""
     root = base / f"incremental-{size}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     pages = sorted(FSP.rglob("*.markdown"))[:3]
     for number, page in enumerate(pages):
-        shutil.copy(page, root / f"new-{number}.markdown")
+        text = page.read_text(encoding="utf-8") + f"\n\nBench run {time.time_ns()}.\n"
+        (root / f"new-{number}.markdown").write_text(text, encoding="utf-8")
     return root
 
 
@@ -244,11 +288,9 @@ def grow(collection, synthetic: Synthetic, target: int, max_batch: int) -> tuple
 
 
 def measure(args: argparse.Namespace) -> None:
-    from docchat import bm25
     from docchat.settings import Settings
     from docchat.store import iter_rows, list_collections, open_client, open_collection
     from ingest.embed import make_embedder
-    from ingest.pipeline import ingest_paths
 
     data_dir = args.data_dir.resolve()
     if args.fresh:
@@ -277,25 +319,11 @@ def measure(args: argparse.Namespace) -> None:
         _, row["scan_all_s"] = timed(count_rows, iter_rows, collection, None)
         _, row["scan_root_s"] = timed(count_rows, iter_rows, collection, {"root": ROOT})
         _, row["list_collections_s"] = timed(list_collections, client)
-        index, row["bm25_build_s"] = timed(bm25.build, collection)
-        row["bench_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # BM25 build peaks
-        folder = bm25.index_folder(settings.indexes_dir, COLLECTION)
-        _, row["bm25_save_s"] = timed(bm25.save, index, folder)
-        row["bm25_disk_mb"] = disk_mb(folder)
-        row["rows_json_mb"] = (folder / "rows.json").stat().st_size / 2**20
-        del index
-        row |= {f"probe_{k}": v for k, v in run_probe(data_dir, queries_file).items()}
-        stages: dict[str, float] = {}
-        started = time.perf_counter()
-
-        def progress(stage: str, done: int, total: int, stages=stages, started=started) -> None:
-            stages.setdefault(stage, time.perf_counter() - started)
-
-        report, row["ingest_3_files_s"] = timed(
-            ingest_paths, settings, [small_folder(data_dir, size)], embedder=embedder, progress=progress
-        )
-        row["ingest_stages"] = stages
-        row["ingest_chunks"] = report.chunks_written
+        row |= {f"rebuild_{k}": v for k, v in in_fresh_process("--rebuild-index", "--data-dir", str(data_dir)).items()}
+        probe_args = ("--probe", "--data-dir", str(data_dir), "--queries-file", str(queries_file))
+        row |= {f"probe_{k}": v for k, v in in_fresh_process(*probe_args).items()}
+        ingest_args = ("--ingest", str(small_folder(data_dir, size)), "--data-dir", str(data_dir))
+        row |= {f"ingest_{k}": v for k, v in in_fresh_process(*ingest_args).items()}
         row["disk_mb"] = disk_mb(data_dir)
         rows.append(row)
         print_row(row)
@@ -312,31 +340,35 @@ def print_row(row: dict) -> None:
     dense, lex, fused = row["probe_dense"], row["probe_bm25"], row["probe_fused"]
     print(
         f"  add {row['add_per_s'] or 0:,.0f} chunks/s | scan all rows {row['scan_all_s']:.1f} s, one root "
-        f"{row['scan_root_s']:.1f} s, list_collections {row['list_collections_s'] * 1000:.0f} ms | BM25 build "
-        f"{row['bm25_build_s']:.1f} s + save {row['bm25_save_s']:.1f} s ({row['bm25_disk_mb']:.0f} MB, rows.json "
-        f"{row['rows_json_mb']:.0f} MB), bench peak RSS {row['bench_peak_rss_mb']:,.0f} MB\n"
+        f"{row['scan_root_s']:.1f} s, list_collections {row['list_collections_s'] * 1000:.0f} ms | BM25 full "
+        f"rebuild {row['rebuild_seconds']:.1f} s, peak RSS {row['rebuild_peak_rss_mb']:,.0f} MB, "
+        f"{row['rebuild_disk_mb']:.0f} MB on disk\n"
         f"  reader: open {row['probe_open_s']:.1f} s, load BM25 {row['probe_load_bm25_s']:.1f} s, first fused "
         f"{row['probe_first_fused_s']:.1f} s, RSS loaded {row['probe_rss_loaded_mb']:.0f} MB | median/p95 ms: "
         f"dense {ms(dense[0])}/{ms(dense[1])}, BM25 {ms(lex[0])}/{ms(lex[1])}, fused {ms(fused[0])}/{ms(fused[1])} "
         f"(count() {ms(row['probe_count'][0])})\n"
-        f"  incremental ingest of 3 files: {row['ingest_3_files_s']:.1f} s (stages at {row['ingest_stages']}) | "
-        f"disk {row['disk_mb']:,.0f} MB",
+        f"  incremental ingest of {row['ingest_files']} files ({row['ingest_chunks']} chunks): "
+        f"{row['ingest_seconds']:.1f} s, peak RSS {row['ingest_peak_rss_mb']:,.0f} MB (stages at "
+        f"{row['ingest_stages']}) | disk {row['disk_mb']:,.0f} MB",
         flush=True,
     )
 
 
 def print_table(rows: list[dict]) -> None:
-    header = ["chunks", "add chunks/s", "BM25 build s", "dense med/p95 ms", "BM25 med/p95 ms", "fused med/p95 ms",
-              "reader load s", "reader RSS MB", "scan all rows s", "+3 files ingest s", "disk MB"]  # fmt: skip
+    header = ["chunks", "add chunks/s", "BM25 rebuild s / MB", "dense med/p95 ms", "BM25 med/p95 ms",
+              "fused med/p95 ms", "reader load s", "reader RSS MB", "scan all rows s", "+3 files ingest s / MB",
+              "disk MB"]  # fmt: skip
     print("\n| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
     for row in rows:
         load = row["probe_open_s"] + row["probe_load_bm25_s"] + row["probe_first_fused_s"]
         cells = [
-            f"{row['size']:,}", f"{row['add_per_s'] or 0:,.0f}", f"{row['bm25_build_s']:.1f}",
+            f"{row['size']:,}", f"{row['add_per_s'] or 0:,.0f}",
+            f"{row['rebuild_seconds']:.1f} / {row['rebuild_peak_rss_mb']:,.0f}",
             "/".join(ms(v) for v in row["probe_dense"]), "/".join(ms(v) for v in row["probe_bm25"]),
             "/".join(ms(v) for v in row["probe_fused"]), f"{load:.1f}", f"{row['probe_rss_loaded_mb']:,.0f}",
-            f"{row['scan_all_s']:.1f}", f"{row['ingest_3_files_s']:.1f}", f"{row['disk_mb']:,.0f}",
+            f"{row['scan_all_s']:.1f}", f"{row['ingest_seconds']:.1f} / {row['ingest_peak_rss_mb']:,.0f}",
+            f"{row['disk_mb']:,.0f}",
         ]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
     fused = rows[-1]["probe_fused"][0] * 1000
@@ -353,9 +385,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="Delete the data dir first.")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--queries-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rebuild-index", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ingest", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
         print(json.dumps(probe(args.data_dir, COLLECTION, args.queries_file)))
+        return
+    if args.rebuild_index:
+        print(json.dumps(rebuild_index(args.data_dir)))
+        return
+    if args.ingest:
+        print(json.dumps(ingest_small(args.data_dir, args.ingest)))
         return
     args.sizes = sorted(int(size.replace("_", "")) for size in args.sizes.split(","))
     measure(args)

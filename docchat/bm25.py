@@ -1,26 +1,35 @@
-"""The BM25 side index of a collection (bm25s), persisted next to the store and kept in step with it.
+"""The BM25 side index of a collection: a tantivy index next to the store, updated with every ingest.
 
-Each index records the collection's ``generation`` (bumped by every ingest that changes chunks).
-Ingest rebuilds it after a change; readers reload it when the generation on disk moves, or
-rebuild it from the collection's chunks when it is missing or stale (e.g. another machine
-ingested into a shared Chroma server).
+An ingest adds and deletes chunks in it batch by batch as it writes Chroma (:class:`IndexUpdater`),
+so adding files to a large collection costs what the files cost and memory stays flat; readers
+memory-map it and see each commit at their next question. ``docchat-state.json`` records the
+collection ``generation`` the index matches (``null`` while an ingest writes). An index that does
+not match and that no ingest is writing (a run was killed, another machine ingested into a shared
+Chroma server, the folder was deleted) is rebuilt from the collection's chunks, page by page.
+
+Tokens come from bm25s's tokenizer (English stop words, PyStemmer) and are given to tantivy
+pre-tokenized, so the index, queries and :meth:`LexicalIndex.coverage` agree; scores are tantivy's
+BM25 (k1 1.2, b 0.75).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import shutil
-import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
-import numpy as np
 import Stemmer
+import tantivy
 from chromadb.api.models.Collection import Collection
 
+from docchat.errors import IngestLocked
+from docchat.lock import ingest_lock
 from docchat.store import iter_pages
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -81,31 +90,163 @@ def _tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
 
 
-@dataclass
-class LexicalIndex:
-    """BM25 over a collection's chunks (text + title + heading), with chunk ids and sources by row."""
+STATE_FILE = "docchat-state.json"
+WRITER_HEAP_BYTES = 64 * 2**20  # tantivy flushes a segment to disk when its writer's buffer reaches this
+_SCHEMA: tantivy.Schema | None = None
 
-    generation: int
-    ids: list[str]
-    sources: list[str]
-    retriever: bm25s.BM25 | None
+
+def _schema() -> tantivy.Schema:
+    global _SCHEMA
+    if _SCHEMA is None:
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+        builder.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
+        builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
+        _SCHEMA = builder.build()
+    return _SCHEMA
+
+
+def index_folder(indexes_dir: Path, collection_name: str) -> Path:
+    """Where a collection's BM25 index lives."""
+    return indexes_dir / f"{collection_name}.tantivy"
+
+
+def indexed_generation(folder: Path) -> int | None:
+    """The collection generation the index in ``folder`` matches; None if none, unreadable or being written."""
+    try:
+        generation = json.loads((folder / STATE_FILE).read_text()).get("generation")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return generation if isinstance(generation, int) else None
+
+
+def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool:
+    """Whether the saved index exists and matches this generation of the collection."""
+    return indexed_generation(index_folder(indexes_dir, collection_name)) == generation
+
+
+def _write_state(folder: Path, generation: int | None) -> None:
+    scratch = folder / f".{STATE_FILE}.tmp"
+    with open(scratch, "w") as handle:
+        json.dump({"generation": generation}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(scratch, folder / STATE_FILE)
+
+
+def _indexed_text(meta: dict, text: str) -> str:
+    """What BM25 reads of a chunk: its title, heading and text."""
+    return f"{meta.get('title', '')} {meta.get('heading', '')} {text}"
+
+
+class IndexUpdater:
+    """An ingest's writes into a collection's index; use one at a time, under the ingest lock.
+
+    Opening it marks the index as being written (not current) until :meth:`finish`, so a run killed
+    in between leaves an index that the next run or reader rebuilds rather than trusts.
+    """
+
+    def __init__(self, folder: Path, *, reset: bool = False) -> None:
+        if reset:
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        _write_state(folder, None)
+        self._writer = tantivy.Index(_schema(), path=str(folder), reuse=True).writer(WRITER_HEAP_BYTES, 1)
+
+    def add(self, ids: Sequence[str], metadatas: Sequence[dict], texts: Sequence[str]) -> None:
+        """Index chunks, replacing any indexed chunk with the same id."""
+        tokens = _tokens([_indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
+        for row_id, meta, terms in zip(ids, metadatas, tokens, strict=True):
+            self._writer.delete_documents_by_term("id", row_id)
+            self._writer.add_document(
+                tantivy.Document(id=row_id, source=str((meta or {}).get("source", "")), terms=" ".join(terms))
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks from the index."""
+        for row_id in ids:
+            self._writer.delete_documents_by_term("id", row_id)
+
+    def commit(self) -> None:
+        """Publish the writes so far (readers see them at their next question)."""
+        self._writer.commit()
+
+    def finish(self, generation: int) -> None:
+        """Commit, wait for segment merges, and mark the index as matching ``generation``."""
+        self._writer.commit()
+        self._writer.wait_merging_threads()
+        _write_state(self.folder, generation)
+
+    def close(self) -> None:
+        """Drop the writer (and tantivy's writer lock); uncommitted writes are lost, the index stays unfinished."""
+        self._writer = None
+
+
+def rebuild(collection: Collection, indexes_dir: Path) -> None:
+    """Rebuild the index of ``collection`` from its stored chunks, a page at a time (memory stays flat)."""
+    generation = int((collection.metadata or {}).get("generation", 0))
+    updater = IndexUpdater(index_folder(indexes_dir, collection.name), reset=True)
+    for page in iter_pages(collection, include=("documents", "metadatas")):
+        updater.add(page["ids"], page["metadatas"], page["documents"])
+        updater.commit()
+    updater.finish(generation)
+    shutil.rmtree(indexes_dir / f"{collection.name}.bm25", ignore_errors=True)  # earlier versions' bm25s index
+
+
+class LexicalIndex:
+    """Reads a collection's index: BM25 search, query-term coverage, sources by prefix.
+
+    :meth:`refresh` moves it to the latest commit (the cache calls it once per question); an index
+    folder that does not exist yet reads as empty.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._index: tantivy.Index | None = None
+        self._searcher: tantivy.Searcher | None = None
+        self.refresh()
+
+    @property
+    def generation(self) -> int | None:
+        """The collection generation this index matches (None while an ingest writes it)."""
+        return indexed_generation(self.folder)
+
+    def refresh(self) -> None:
+        """See the latest committed state of the index."""
+        if not (self.folder / "meta.json").exists():
+            self._index = self._searcher = None
+            return
+        try:
+            if self._index is None:
+                self._index = tantivy.Index.open(str(self.folder))
+            else:
+                self._index.reload()
+            self._searcher = self._index.searcher()
+        except (OSError, ValueError):  # replaced under us (a rebuild): open it afresh
+            self._index = tantivy.Index.open(str(self.folder))
+            self._searcher = self._index.searcher()
+
+    def __len__(self) -> int:
+        return self._searcher.num_docs if self._searcher is not None else 0
 
     def search(self, query: str, k: int, source_prefix: str | None = None) -> list[tuple[str, float]]:
-        """Best ``k`` (chunk id, BM25 score) pairs with a positive score."""
-        if self.retriever is None or not self.ids:
+        """Best ``k`` (chunk id, BM25 score) pairs, optionally only of sources starting with ``source_prefix``."""
+        searcher = self._searcher
+        terms = list(dict.fromkeys(_tokens([query])[0]))
+        if searcher is None or not terms or k <= 0:
             return []
-        mask = None
+        schema = _schema()
+        clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
+        matcher = tantivy.Query.boolean_query(clauses)
         if source_prefix:
-            mask = np.array([s.startswith(source_prefix) for s in self.sources], dtype=np.float32)
-            if not mask.any():
+            sources = self.sources_with_prefix(source_prefix)
+            if not sources:
                 return []
-        tokens = _tokens([query])
-        if not tokens[0]:
-            return []
-        rows, scores = self.retriever.retrieve(
-            tokens, k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=1
-        )
-        return [(self.ids[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]
+            in_sources = tantivy.Query.term_set_query(schema, "source", sources)
+            matcher = tantivy.Query.boolean_query([(tantivy.Occur.Must, matcher), (tantivy.Occur.Must, in_sources)])
+        hits = searcher.search(matcher, k, count=False).hits
+        return [(searcher.doc(address)["id"][0], float(score)) for score, address in hits if score > 0]
 
     def coverage(self, query: str, text: str) -> float:
         """IDF-weighted share of the query's terms that occur in ``text`` (0..1).
@@ -114,95 +255,41 @@ class LexicalIndex:
         a word the collection has never seen counts fully against the passage.
         """
         terms = set(_tokens([query])[0]) - _QUESTION_WORDS
-        if not terms or self.retriever is None:
+        if not terms or self._searcher is None:
             return 0.0
         present = set(_tokens([text])[0])
         weights = {term: self._idf(term) for term in terms}
         return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
 
     def _idf(self, term: str) -> float:
-        count = len(self.ids)
-        column = self.retriever.vocab_dict.get(term)
-        indptr = self.retriever.scores["indptr"]
-        df = int(indptr[column + 1] - indptr[column]) if column is not None and column + 1 < len(indptr) else 0
-        return float(np.log(1 + (count - df + 0.5) / (df + 0.5)))
+        count = self._searcher.num_docs
+        df = self._searcher.doc_freq("terms", term)
+        return float(math.log(1 + (count - df + 0.5) / (df + 0.5)))
 
     def sources_with_prefix(self, prefix: str) -> list[str]:
         """Distinct sources that start with ``prefix`` (for dense-retrieval filters)."""
-        return sorted({s for s in self.sources if s.startswith(prefix)})
+        if self._searcher is None:
+            return []
+        # Counted over live documents: the term dictionary keeps deleted ones' terms until segments merge.
+        terms = self._searcher.terms_with_prefix("source", prefix, filter_query=tantivy.Query.all_query())
+        return sorted(term for term, count in terms if count > 0)
 
-
-def build(collection: Collection) -> LexicalIndex:
-    """Build the index from every chunk stored in ``collection``."""
-    generation = int((collection.metadata or {}).get("generation", 0))
-    ids: list[str] = []
-    sources: list[str] = []
-    texts: list[str] = []
-    for page in iter_pages(collection, include=("documents", "metadatas")):
-        for row_id, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
-            meta = meta or {}
-            ids.append(row_id)
-            sources.append(str(meta.get("source", "")))
-            texts.append(f"{meta.get('title', '')} {meta.get('heading', '')} {text}")
-    retriever = None
-    if texts:
-        retriever = bm25s.BM25()
-        retriever.index(_tokens(texts), show_progress=False)
-    return LexicalIndex(generation, ids, sources, retriever)
-
-
-def save(index: LexicalIndex, folder: Path) -> None:
-    """Write the index atomically into ``folder`` (replacing any older one)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        if index.retriever is not None:
-            index.retriever.save(str(scratch), show_progress=False)
-        (scratch / "rows.json").write_text(
-            json.dumps({"generation": index.generation, "ids": index.ids, "sources": index.sources})
-        )
-        old = folder.with_name(f".{folder.name}.old")
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(scratch, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    def ids(self) -> list[str]:
+        """Every indexed chunk id (for checks; reads each stored document)."""
+        searcher = self._searcher
+        if searcher is None or not searcher.num_docs:
+            return []
+        hits = searcher.search(tantivy.Query.all_query(), searcher.num_docs, count=False).hits
+        return [searcher.doc(address)["id"][0] for _, address in hits]
 
 
 def load(folder: Path) -> LexicalIndex | None:
-    """Read a saved index (memory-mapped), or None if there is none or it is unreadable."""
-    try:
-        rows = json.loads((folder / "rows.json").read_text())
-        retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if rows["ids"] else None
-    except (OSError, ValueError, KeyError):
-        return None
-    return LexicalIndex(int(rows["generation"]), rows["ids"], rows["sources"], retriever)
-
-
-def index_folder(indexes_dir: Path, collection_name: str) -> Path:
-    """Where a collection's BM25 index lives."""
-    return indexes_dir / f"{collection_name}.bm25"
-
-
-def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool:
-    """Whether the saved index exists and was built from this generation of the collection."""
-    try:
-        rows = json.loads((index_folder(indexes_dir, collection_name) / "rows.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return int(rows.get("generation", -1)) == generation
-
-
-def rebuild(collection: Collection, indexes_dir: Path) -> LexicalIndex:
-    """Build and save the index of ``collection``."""
-    index = build(collection)
-    save(index, index_folder(indexes_dir, collection.name))
-    return index
+    """Open a saved index, or None if there is none."""
+    return LexicalIndex(folder) if (folder / "meta.json").exists() else None
 
 
 class LexicalIndexCache:
-    """Per-process cache of loaded indexes, refreshed when the collection's generation moves."""
+    """One open index per collection for this process, brought up to date at each :meth:`get`."""
 
     def __init__(self, indexes_dir: Path) -> None:
         self._dir = indexes_dir
@@ -210,13 +297,19 @@ class LexicalIndexCache:
         self._lock = threading.Lock()
 
     def get(self, collection: Collection) -> LexicalIndex:
-        """The up-to-date index of ``collection`` (loaded from disk or rebuilt as needed)."""
+        """The index of ``collection`` at its latest commit; rebuilt first if it does not match the
+        collection and no ingest is writing it (an ingest in progress keeps it in step batch by batch)."""
         generation = int((collection.metadata or {}).get("generation", 0))
+        folder = index_folder(self._dir, collection.name)
         with self._lock:
+            if indexed_generation(folder) != generation:
+                # A read-only data dir cannot be rebuilt into: answer from the index as it is.
+                with contextlib.suppress(IngestLocked, OSError), ingest_lock(self._dir, collection.name):
+                    if indexed_generation(folder) != generation:
+                        rebuild(collection, self._dir)
             index = self._cache.get(collection.name)
-            if index is None or index.generation != generation:
-                index = load(index_folder(self._dir, collection.name))
-                if index is None or index.generation != generation:
-                    index = rebuild(collection, self._dir)
-                self._cache[collection.name] = index
+            if index is None:
+                index = self._cache[collection.name] = LexicalIndex(folder)
+            else:
+                index.refresh()
             return index

@@ -28,6 +28,7 @@ from chromadb.errors import ChromaError
 
 from docchat import bm25
 from docchat.errors import DocchatError
+from docchat.lock import ingest_lock
 from docchat.settings import Settings
 from docchat.store import folder_is_read_only, iter_rows, open_client, open_collection, update_metadata
 from ingest.chunk import Chunk, Chunker, chunk_id
@@ -35,7 +36,6 @@ from ingest.discover import Found, discover, matches
 from ingest.document import Block, LoadedDocument, LoadError
 from ingest.embed import Embedder
 from ingest.loaders import load_file
-from ingest.lock import ingest_lock
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -122,11 +122,16 @@ def _ingest(
             _drop_collection(client, settings.collection)
         collection = open_collection(client, settings.collection, embedder.name, embedder.dimension, create=True)
         chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
-        writer = _Writer(collection, embedder, client.get_max_batch_size(), progress)
+        lexical = _LexicalSide(settings.indexes_dir, collection)
+        writer = _Writer(collection, embedder, client.get_max_batch_size(), progress, lexical)
         done: set[tuple[str, str]] = set()  # (root, source) already ingested in this run
-        for root in paths:
-            _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress, done)
-        writer.flush()
+        try:
+            for root in paths:
+                _ingest_root(settings, Path(root), pattern, chunker, writer, report, progress, done)
+            writer.flush()
+        except BaseException:
+            lexical.close()  # a later ingest in this process (the UI's) must be able to open it again
+            raise
         report.chunks_written, report.chunks_reused = writer.written, writer.reused
         documents = _count_documents(collection)
         changed = report.added + report.updated + report.deleted + report.chunks_deleted > 0
@@ -140,13 +145,8 @@ def _ingest(
             embed_backend=embedder.backend,
             chunker=chunker.signature,
         )
-        if changed or not bm25.is_current(settings.indexes_dir, settings.collection, generation):
-            _crash_point("bm25")
-            if progress:
-                progress("bm25", 0, 1)
-            bm25.rebuild(client.get_collection(settings.collection), settings.indexes_dir)
-            if progress:
-                progress("bm25", 1, 1)
+        _crash_point("bm25")
+        lexical.finish(client.get_collection(settings.collection), generation, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -347,8 +347,16 @@ def _cut_chunk(chunk: Chunk, limit: int) -> Iterator[Chunk]:
 class _Writer:
     """Buffers chunks across files; embeds only chunks the store lacks; writes in Chroma-sized batches."""
 
-    def __init__(self, collection: Collection, embedder: Embedder, max_batch: int, progress: Progress | None):
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: Embedder,
+        max_batch: int,
+        progress: Progress | None,
+        lexical: _LexicalSide,
+    ):
         self.collection = collection
+        self._lexical = lexical
         self._embedder = embedder
         self._max_batch = max_batch
         self._progress = progress
@@ -380,6 +388,7 @@ class _Writer:
             self._before_write()
         for batch in _batches(sorted(ids), self._max_batch):
             self.collection.delete(ids=batch)
+            self._lexical.delete(batch)
 
     def flush(self) -> None:
         """Write buffered chunks (new ones embedded), then delete what they replace."""
@@ -396,6 +405,7 @@ class _Writer:
                 metadatas=[meta for _, meta in batch],
             )
             _crash_point("write")
+            self._lexical.add(batch)
             self.written += len(batch)
             pending -= len(batch)
             if self._progress:
@@ -406,6 +416,56 @@ class _Writer:
         self._new, self._kept = [], []
         self.delete(self._stale)
         self._stale = set()
+        self._lexical.commit()
+
+
+class _LexicalSide:
+    """Keeps the collection's BM25 index in step with the writes of this ingest.
+
+    An index that matches the collection when the run starts (or that of an empty collection) is
+    updated chunk by chunk as Chroma is written; any other (missing, or left stale by a killed run)
+    is rebuilt from the stored chunks at the end.
+    """
+
+    def __init__(self, indexes_dir: Path, collection: Collection) -> None:
+        self._dir = indexes_dir
+        self._folder = bm25.index_folder(indexes_dir, collection.name)
+        generation = int((collection.metadata or {}).get("generation", 0))
+        self._incremental = bm25.is_current(indexes_dir, collection.name, generation) or collection.count() == 0
+        self._reset = not bm25.is_current(indexes_dir, collection.name, generation)
+        self._updater: bm25.IndexUpdater | None = None
+
+    def _open(self) -> bm25.IndexUpdater | None:
+        if self._incremental and self._updater is None:
+            self._updater = bm25.IndexUpdater(self._folder, reset=self._reset)
+        return self._updater
+
+    def add(self, batch: Sequence[tuple[Chunk, dict]]) -> None:
+        if updater := self._open():
+            updater.add([chunk.id for chunk, _ in batch], [meta for _, meta in batch], [c.text for c, _ in batch])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids and (updater := self._open()):
+            updater.delete(ids)
+
+    def commit(self) -> None:
+        if self._updater is not None:
+            self._updater.commit()
+
+    def close(self) -> None:
+        if self._updater is not None:
+            self._updater.close()
+
+    def finish(self, collection: Collection, generation: int, progress: Progress | None) -> None:
+        """Mark the updated index current, or rebuild an index that was not kept in step."""
+        if self._updater is not None:
+            self._updater.finish(generation)
+        elif not bm25.is_current(self._dir, collection.name, generation):
+            if progress:
+                progress("bm25", 0, 1)
+            bm25.rebuild(collection, self._dir)
+            if progress:
+                progress("bm25", 1, 1)
 
 
 def _batches(items: Sequence, size: int):
@@ -466,8 +526,9 @@ _crashes: dict[str, int] = {}
 
 def _crash_point(stage: str) -> None:
     """Test-only fault injection: DOCCHAT_TEST_CRASH_AT=embed:N (after the N-th batch is embedded, before it
-    is written), write:N (after the N-th batch is written) or bm25 (before the BM25 rebuild) SIGKILLs this
-    process there (tests/test_faults.py). Unset in normal use: then this does nothing."""
+        is written), write:N (after the N-th batch is written) or bm25 (before the BM25 index is marked current
+    or rebuilt) SIGKILLs this
+        process there (tests/test_faults.py). Unset in normal use: then this does nothing."""
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return

@@ -16,8 +16,8 @@ import pytest
 from app.engine import Engine
 from app.llm import build_llm
 from docchat.errors import IngestLocked
+from docchat.lock import ingest_lock
 from docchat.settings import Settings
-from ingest.lock import ingest_lock
 from ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS
 

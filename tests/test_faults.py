@@ -5,7 +5,7 @@ Real embedded Chroma and the real embedding model throughout.
 - ``docchat ingest`` runs in a subprocess that kills itself (SIGKILL, via the test hook
   ``DOCCHAT_TEST_CRASH_AT`` in ingest/pipeline.py) after a batch is embedded but before any chunk is
   written, after the first batch is written, or after every write but before the BM25 side index is
-  rebuilt; also after an edited corpus's new chunks are written, before its stale ones are deleted.
+  marked current; also after an edited corpus's new chunks are written, before its stale ones are deleted.
   A re-run must then equal a clean run: same chunk ids, texts and metadata, no duplicates, a BM25 index
   holding exactly Chroma's ids, and answers.
   (tests/test_ingest.py kills a run from outside when the first write lands; not repeated here.)
@@ -145,7 +145,7 @@ def snapshot(settings: Settings, embedder: Embedder) -> Snapshot:
     generation = int((store.metadata or {}).get("generation", 0))
     on_disk = bm25.load(bm25.index_folder(settings.indexes_dir, settings.collection))  # before the cache may rebuild
     lexical = bm25.LexicalIndexCache(settings.indexes_dir).get(store)
-    return Snapshot(rows, store.count(), list(lexical.ids), on_disk, generation)
+    return Snapshot(rows, store.count(), lexical.ids(), on_disk, generation)
 
 
 def assert_same_store(got: Snapshot, want: Snapshot) -> None:
@@ -168,7 +168,7 @@ def assert_same_store(got: Snapshot, want: Snapshot) -> None:
     assert set(got.bm25_ids) == set(got.rows)  # no orphans, none missing
     # The ingest itself left a current index on disk (readers did not have to rebuild it).
     assert got.bm25_on_disk is not None and got.bm25_on_disk.generation == got.generation
-    assert set(got.bm25_on_disk.ids) == set(got.rows)
+    assert set(got.bm25_on_disk.ids()) == set(got.rows)
 
 
 def assert_answers(settings: Settings, embedder: Embedder) -> None:

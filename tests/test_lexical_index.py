@@ -1,0 +1,110 @@
+"""The BM25 side index (docchat/bm25.py, tantivy) is kept in step by ingest, not rebuilt (issue #6).
+
+Real embedded Chroma, the real embedding model and a real tantivy index. ``bm25.rebuild`` is replaced
+by a function that fails where a test checks that nothing rebuilt the index: that is the only stand-in.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from docchat import bm25
+from docchat.lock import ingest_lock
+from docchat.settings import Settings
+from docchat.store import open_client, open_collection
+from ingest.embed import Embedder
+from ingest.pipeline import ingest_paths
+from tests.conftest import FSP, fsp_sample
+
+PAGES = [
+    "content/pages/04-web-development/02-django.markdown",
+    "content/pages/04-web-development/03-flask.markdown",
+    "content/pages/05-deployment/22-wsgi-servers.markdown",
+]
+ADDED = "content/pages/05-deployment/19-nginx.markdown"
+
+
+def chroma_ids(settings: Settings, embedder: Embedder) -> set[str]:
+    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    return set(store.get(include=[])["ids"])
+
+
+def current_index(settings: Settings, embedder: Embedder) -> bm25.LexicalIndex:
+    """The index as a reader gets it, after checking no reader had to rebuild it."""
+    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    generation = int((store.metadata or {}).get("generation", 0))
+    assert bm25.is_current(settings.indexes_dir, settings.collection, generation)
+    return bm25.LexicalIndexCache(settings.indexes_dir).get(store)
+
+
+def no_rebuild(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("the BM25 index was rebuilt in full")
+
+
+def test_ingest_updates_the_index_in_place(
+    settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = fsp_sample(tmp_path / "corpus", PAGES)
+    ingest_paths(settings, [root], embedder=embedder)
+    before = current_index(settings, embedder)
+    assert set(before.ids()) == chroma_ids(settings, embedder)
+
+    monkeypatch.setattr(bm25, "rebuild", no_rebuild)
+    (root / ADDED).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FSP / ADDED, root / ADDED)  # a new file
+    (root / PAGES[0]).unlink()  # a deleted one
+    flask = root / PAGES[1]
+    flask.write_text(flask.read_text() + "\n\nZyxwvut is an imaginary Flask extension.\n")  # an edited one
+    report = ingest_paths(settings, [root], embedder=embedder)
+    assert (report.added, report.updated, report.deleted) == (1, 1, 1)
+
+    index = current_index(settings, embedder)
+    ids = index.ids()
+    assert len(ids) == len(set(ids)) and set(ids) == chroma_ids(settings, embedder)
+    assert set(index.sources_with_prefix("")) == {PAGES[1], PAGES[2], ADDED}
+    hit, _ = index.search("zyxwvut extension", 5)[0]
+    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    assert "Zyxwvut" in store.get(ids=[hit])["documents"][0]
+    assert index.search("nginx", 5, source_prefix=ADDED) and not index.search("nginx", 5, source_prefix=PAGES[0])
+
+    # A warm re-run changes nothing, so it does not even open the index for writing.
+    state = (bm25.index_folder(settings.indexes_dir, settings.collection) / bm25.STATE_FILE).stat().st_mtime_ns
+    assert ingest_paths(settings, [root], embedder=embedder).chunks_written == 0
+    assert (bm25.index_folder(settings.indexes_dir, settings.collection) / bm25.STATE_FILE).stat().st_mtime_ns == state
+
+
+def test_a_reader_rebuilds_a_missing_or_unfinished_index_but_not_one_an_ingest_is_writing(
+    settings: Settings, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_paths(settings, [fsp_sample(tmp_path / "corpus", PAGES)], embedder=embedder)
+    want = chroma_ids(settings, embedder)
+    folder = bm25.index_folder(settings.indexes_dir, settings.collection)
+    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+
+    shutil.rmtree(folder)  # deleted by hand
+    assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == want
+    assert bm25.is_current(settings.indexes_dir, settings.collection, int(store.metadata["generation"]))
+
+    bm25.IndexUpdater(folder)  # marked as being written, as a killed ingest leaves it
+    assert bm25.indexed_generation(folder) is None
+    rebuild = bm25.rebuild
+    with ingest_lock(settings.indexes_dir, settings.collection):  # ... by an ingest that is still running
+        monkeypatch.setattr(bm25, "rebuild", no_rebuild)
+        assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == want  # used as it is
+    monkeypatch.setattr(bm25, "rebuild", rebuild)
+    assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == want  # no ingest: rebuilt
+    assert bm25.indexed_generation(folder) == int(store.metadata["generation"])
+
+
+def test_an_ingest_after_a_stale_index_rebuilds_it_once(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    root = fsp_sample(tmp_path / "corpus", PAGES)
+    ingest_paths(settings, [root], embedder=embedder)
+    folder = bm25.index_folder(settings.indexes_dir, settings.collection)
+    bm25.IndexUpdater(folder).delete(["not-written-but-marked-unfinished"])
+    (root / ADDED).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FSP / ADDED, root / ADDED)
+    ingest_paths(settings, [root], embedder=embedder)
+    assert set(current_index(settings, embedder).ids()) == chroma_ids(settings, embedder)
