@@ -217,15 +217,17 @@ class LexicalIndex:
         if not (self.folder / "meta.json").exists():
             self._index = self._searcher = None
             return
-        try:
-            if self._index is None:
-                self._index = tantivy.Index.open(str(self.folder))
-            else:
-                self._index.reload()
-            self._searcher = self._index.searcher()
-        except (OSError, ValueError):  # replaced under us (a rebuild): open it afresh
-            self._index = tantivy.Index.open(str(self.folder))
-            self._searcher = self._index.searcher()
+        for _ in range(2):
+            try:
+                if self._index is None:
+                    self._index = tantivy.Index.open(str(self.folder))
+                else:
+                    self._index.reload()
+                self._searcher = self._index.searcher()
+                return
+            except (OSError, ValueError):  # replaced under us by a rebuild: open it afresh
+                self._index = self._searcher = None
+        # Still being replaced: this question goes without BM25 (dense retrieval still answers).
 
     def __len__(self) -> int:
         return self._searcher.num_docs if self._searcher is not None else 0
