@@ -31,6 +31,7 @@ def hybrid_search(
 ) -> list[Passage]:
     """The ``limit`` best passages by fused rank, each with its cosine similarity to the query."""
     where = None
+    sources = None
     if source_prefix:
         sources = lexical.sources_with_prefix(source_prefix)
         if not sources:
@@ -52,7 +53,7 @@ def hybrid_search(
             dense_ids, dense["documents"][0], dense["metadatas"][0], dense["distances"][0], strict=True
         )
     }
-    lexical_ids = [row_id for row_id, _ in lexical.search(query_text, candidates, source_prefix)]
+    lexical_ids = [row_id for row_id, _ in lexical.search(query_text, candidates, sources)]
     fused = reciprocal_rank_fusion([dense_ids, lexical_ids], rrf_k)
     best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
     missing = [row_id for row_id in best if row_id not in rows]

@@ -140,11 +140,21 @@ def questions(count: int) -> list[str]:
 # -- measurements -----------------------------------------------------------------------------------------
 
 
-def rss_mb() -> float:
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_mb() -> float:
+    """This process's resident set size now."""
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry over the bench parent's peak across exec)."""
+    return _status_mb("VmHWM")
 
 
 def disk_mb(path: Path) -> float:
@@ -204,14 +214,6 @@ def probe(data_dir: Path, collection_name: str, queries_file: Path) -> dict:
         "rss_after_queries_mb": rss_mb(), "dense": percentiles(dense), "bm25": percentiles(lex),
         "fused": percentiles(fused), "count": percentiles(count),
     }  # fmt: skip
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: ru_maxrss would carry over the bench parent's peak across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def rebuild_index(data_dir: Path) -> dict:

@@ -229,22 +229,16 @@ class LexicalIndex:
                 self._index = self._searcher = None
         # Still being replaced: this question goes without BM25 (dense retrieval still answers).
 
-    def __len__(self) -> int:
-        return self._searcher.num_docs if self._searcher is not None else 0
-
-    def search(self, query: str, k: int, source_prefix: str | None = None) -> list[tuple[str, float]]:
-        """Best ``k`` (chunk id, BM25 score) pairs, optionally only of sources starting with ``source_prefix``."""
+    def search(self, query: str, k: int, sources: list[str] | None = None) -> list[tuple[str, float]]:
+        """Best ``k`` (chunk id, BM25 score) pairs, only of ``sources`` if given (see :meth:`sources_with_prefix`)."""
         searcher = self._searcher
         terms = list(dict.fromkeys(_tokens([query])[0]))
-        if searcher is None or not terms or k <= 0:
+        if searcher is None or not terms or k <= 0 or sources == []:
             return []
         schema = _schema()
         clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", term)) for term in terms]
         matcher = tantivy.Query.boolean_query(clauses)
-        if source_prefix:
-            sources = self.sources_with_prefix(source_prefix)
-            if not sources:
-                return []
+        if sources is not None:
             in_sources = tantivy.Query.term_set_query(schema, "source", sources)
             matcher = tantivy.Query.boolean_query([(tantivy.Occur.Must, matcher), (tantivy.Occur.Must, in_sources)])
         hits = searcher.search(matcher, k, count=False).hits

@@ -430,9 +430,9 @@ class _LexicalSide:
     def __init__(self, indexes_dir: Path, collection: Collection) -> None:
         self._dir = indexes_dir
         self._folder = bm25.index_folder(indexes_dir, collection.name)
-        generation = int((collection.metadata or {}).get("generation", 0))
-        self._incremental = bm25.is_current(indexes_dir, collection.name, generation) or collection.count() == 0
-        self._reset = not bm25.is_current(indexes_dir, collection.name, generation)
+        current = bm25.is_current(indexes_dir, collection.name, int((collection.metadata or {}).get("generation", 0)))
+        self._incremental = current or collection.count() == 0
+        self._reset = not current
         self._updater: bm25.IndexUpdater | None = None
 
     def _open(self) -> bm25.IndexUpdater | None:
@@ -526,9 +526,8 @@ _crashes: dict[str, int] = {}
 
 def _crash_point(stage: str) -> None:
     """Test-only fault injection: DOCCHAT_TEST_CRASH_AT=embed:N (after the N-th batch is embedded, before it
-        is written), write:N (after the N-th batch is written) or bm25 (before the BM25 index is marked current
-    or rebuilt) SIGKILLs this
-        process there (tests/test_faults.py). Unset in normal use: then this does nothing."""
+    is written), write:N (after the N-th batch is written) or bm25 (before the BM25 index is marked current
+    or rebuilt) SIGKILLs this process there (tests/test_faults.py). Unset in normal use: then this does nothing."""
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return

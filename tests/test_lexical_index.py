@@ -68,7 +68,8 @@ def test_ingest_updates_the_index_in_place(
     hit, _ = index.search("zyxwvut extension", 5)[0]
     store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
     assert "Zyxwvut" in store.get(ids=[hit])["documents"][0]
-    assert index.search("nginx", 5, source_prefix=ADDED) and not index.search("nginx", 5, source_prefix=PAGES[0])
+    assert index.search("nginx", 5, index.sources_with_prefix(ADDED))
+    assert not index.search("nginx", 5, index.sources_with_prefix(PAGES[0]))
 
     # A warm re-run changes nothing, so it does not even open the index for writing.
     state = (bm25.index_folder(settings.indexes_dir, settings.collection) / bm25.STATE_FILE).stat().st_mtime_ns
