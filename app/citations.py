@@ -7,7 +7,11 @@
    passage's best sentence, or content-word overlap with the passage. A cited passage that does
    not support the sentence is dropped; a sentence left without support gets the best-supporting
    passage attached if one clearly supports it, and is otherwise marked unsupported.
-3. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+3. A passage supports a sentence only if it also holds the sentence's key facts: every number,
+   code identifier (``snake_case``, ``dotted.name``, ``call()``, ``CamelCase``) and name (a capitalised
+   word inside the sentence) must appear in the passage or in the question. A fluent sentence around an
+   invented API or a wrong name is therefore unsupported, however similar it reads.
+4. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.schema import AnswerSentence, Citation, Passage
-from app.sentences import content_words, split_sentences
+from app.sentences import STOPWORDS, content_words, split_sentences
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SOURCES = r"(?:passages?|documents?|text|context|sources?|excerpts?)"
@@ -31,6 +35,9 @@ META_PREFIX = re.compile(
 )
 # "The passage mentioning ... is." talks about the passages, not the world: not an answer, dropped.
 META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_SOURCES}\b", re.I)
+# Key facts: numbers, identifiers (snake_case, dotted.names, calls(), CamelCase), and capitalised words.
+_KEY_TOKEN = re.compile(r"[A-Za-z0-9_][\w.]*(?:\(\))?")
+_IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -118,6 +125,22 @@ def passage_sentences(passage: Passage) -> list[str]:
     return split_sentences(passage.text)[:MAX_PASSAGE_SENTENCES] or [passage.text]
 
 
+def key_facts(sentence: str) -> set[str]:
+    """The sentence's numbers, code identifiers and names (capitalised words that are not stop words), lower-cased."""
+    facts = set()
+    for match in _KEY_TOKEN.finditer(sentence):
+        token = match.group().rstrip(".")
+        if _IDENTIFIER.search(token) or (token[:1].isupper() and token.lower() not in STOPWORDS):
+            facts.add(token.lower())
+    return facts
+
+
+def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
+    """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``."""
+    haystack = f"{passage}\n{question}".lower()
+    return {fact for fact in key_facts(sentence) if fact not in haystack}
+
+
 def on_topic(passages: list[Passage], window: float) -> set[int]:
     """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
     best = max((p.relevance for p in passages), default=0.0)
@@ -130,9 +153,10 @@ def check_answer(
     vectors: SentenceVectors,
     thresholds: SupportThresholds = SupportThresholds(),
     citable: set[int] | None = None,
+    question: str = "",
 ) -> CheckedAnswer:
     """Verify every sentence of ``answer`` against ``passages`` (numbered from 1); only passages in
-    ``citable`` (default: all) can support a sentence."""
+    ``citable`` (default: all) can support a sentence, and only if they hold its key facts (or ``question`` does)."""
     parsed = []
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
@@ -156,6 +180,7 @@ def check_answer(
         strength = max(sims[best], overlap)
         ok = sims[best] >= thresholds.similarity or overlap >= thresholds.overlap
         ok = ok and (citable is None or number in citable)
+        ok = ok and not missing_facts(text, passages[number - 1].text, question)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         return ok, strength, group[best]

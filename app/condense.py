@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import re
 
-from app.llm import ChatLLM, relies_on_llm
 from app.prompt import condense_messages
 from app.sentences import content_words
+from docchat.components.llm.backends import ChatLLM
 
 _REFERS_BACK = re.compile(
     r"\b(it|its|they|them|their|theirs|this|that|these|those|he|she|him|her|his|there|then|one|ones|"
-    r"same|other|former|latter|above|mentioned|also)\b",
+    r"same|other|former|latter|above|mentioned|also|else)\b",
     re.I,
 )
+_CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|why|how so)\b", re.I)
 
 
 def needs_context(question: str) -> bool:
-    """Whether a question leans on earlier turns (pronouns, 'also', very short)."""
-    return bool(_REFERS_BACK.search(question)) or len(content_words(question)) <= 2
+    """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about',
+    or no subject at all ("When?", "Why?").
+
+    A question that names its own subject stands on its own, however short ("What is the capital of Peru?").
+    """
+    return bool(_REFERS_BACK.search(question) or _CONTINUES.match(question) or not content_words(question))
 
 
 def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
@@ -28,17 +33,13 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
     return f"{previous[-1].strip()} {question.strip()}"
 
 
-def use_llm_for(mode: str, llm_name: str) -> bool:
-    """``auto`` uses the LLM unless it is a tiny model that rewrites worse than the heuristic."""
-    return relies_on_llm(mode, llm_name, "llm")
-
-
-def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None, mode: str) -> str:
-    """A question that can be retrieved on its own; falls back to the heuristic on a bad rewrite."""
-    if not history:
+def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
+    """A question that can be retrieved on its own: unchanged unless it refers back; then rewritten by ``llm``
+    (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite."""
+    if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)
-    if llm is None or not use_llm_for(mode, llm.name) or not needs_context(question):
+    if llm is None:
         return fallback
     rewritten = llm.complete(condense_messages(question, history), max_tokens=64).strip().strip('"').strip()
     rewritten = rewritten.splitlines()[0].strip() if rewritten else ""

@@ -14,17 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from app.citations import SentenceVectors, passage_sentences
-from app.llm import is_tiny
 from app.schema import Passage
-
-TINY_MODEL_BUDGET = 240  # word-pieces: about 1.3 s of prompt reading for SmolLM2-135M on 2 cores
-
-
-def passage_budget(setting: int, llm_name: str) -> int | None:
-    """The budget in word-pieces for ``llm_name``: ``setting`` if positive, else the automatic one."""
-    if setting > 0:
-        return setting
-    return TINY_MODEL_BUDGET if is_tiny(llm_name) else None
 
 
 def fit_passages(

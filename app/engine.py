@@ -12,22 +12,25 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
 from app.citations import SentenceVectors, check_answer, on_topic
-from app.condense import standalone_question, use_llm_for
-from app.context import fit_passages, passage_budget
+from app.condense import standalone_question
+from app.context import fit_passages
 from app.extractive import extractive_answer
-from app.llm import ChatLLM, LLMUnavailable, build_llm, llm_in_use, relies_on_llm
-from app.prompt import answer_messages, refusal_text
+from app.prompt import answer_messages, is_refusal, refusal_text, says_no, verify_messages
+from app.repetition import LoopGuard, has_loop
 from app.rerank import Reranker, make_reranker
 from app.retrieve import hybrid_search
 from app.schema import Answer, Event, Final, Passage, Retrieved, Token
 from docchat.bm25 import LexicalIndexCache
+from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
+from docchat.components.llm.profiles import ModelProfile
+from docchat.components.llm.server import LLMUnavailable
 from docchat.errors import DocchatError
 from docchat.settings import Settings
 from docchat.store import open_client, open_collection
 from ingest.embed import Embedder, make_embedder
 
 MIN_SUPPORTED_SHARE = 0.5  # below this share of supported sentences, answer with quotes instead
-_REFUSALS = ("do not cover", "does not cover", "don't cover", "doesn't cover", "not covered")
+QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
 class Engine:
@@ -67,6 +70,11 @@ class Engine:
             return self._llm
 
     @property
+    def profile(self) -> ModelProfile:
+        """The model profile (read from the settings, without loading the model)."""
+        return self._llm.profile if self._llm is not None else resolve_profile(self.settings)
+
+    @property
     def reranker(self) -> Reranker:
         """The reranker of ``settings.reranker``."""
         with self._lock:
@@ -96,12 +104,7 @@ class Engine:
         self.client  # noqa: B018  (opens the store)
         self.embedder.embed_query("warm up")
         try:
-            llm = self.llm
-            load = getattr(llm, "load", None)
-            if callable(load):  # llama.cpp: read the weights
-                load()
-            else:  # a server (Ollama): one token, so it is reachable and has the model in memory
-                llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1)
+            self.llm.warm()
         except LLMUnavailable as error:
             return [str(error)]
         return []
@@ -157,9 +160,9 @@ class Engine:
             raise DocchatError("Ask a question: the text is empty.")
         history = _checked_history(history or [])
         started = time.perf_counter()
-        llm_name = self._llm.name if self._llm else " ".join(llm_in_use(self.settings))
-        needs_llm = use_llm_for(self.settings.condense, llm_name)
-        standalone = standalone_question(question, history, self.llm if needs_llm else None, self.settings.condense)
+        profile = self.profile
+        rewriter = self.llm if profile.trust_rewrites and history else None
+        standalone = standalone_question(question, history, rewriter)
         condensed_at = time.perf_counter()
         passages, vector, timings = self._retrieve(standalone, collection, top_k or self.settings.top_k, source_prefix)
         timings["condense"] = condensed_at - started
@@ -178,33 +181,46 @@ class Engine:
 
         llm = self.llm
         vectors = SentenceVectors(self.embedder.embed)
-        budget = passage_budget(self.settings.llm_passage_budget, llm.name)
+        budget = profile.passage_budget or None
         context = fit_passages(passages, vector, vectors, budget, lambda text: len(self.embedder.count_tokens(text)))
         pieces: list[str] = []
+        guard = LoopGuard()
         generation_started = time.perf_counter()
-        for piece in llm.stream_chat(answer_messages(question, context, history)):
-            if not pieces:
-                timings["first_token"] = time.perf_counter() - started
-            pieces.append(piece)
-            yield Token(piece)
+        stream = llm.stream_chat(answer_messages(question, context, history))
+        try:
+            for piece in stream:
+                if not pieces:
+                    timings["first_token"] = time.perf_counter() - started
+                pieces.append(piece)
+                yield Token(piece)
+                if guard.feed(piece):  # a repetition loop: stop paying for it
+                    break
+        finally:
+            stream.close()  # type: ignore[attr-defined]
         timings["generate"] = time.perf_counter() - generation_started
         generated = "".join(pieces).strip()
 
         check_started = time.perf_counter()
-        declined = any(refusal in generated.lower() for refusal in _REFUSALS) and len(generated) < 200
-        if declined and trust_refusal(self.settings.llm_refusal, llm.name):
+        declined = is_refusal(generated)
+        if not declined and profile.self_check and generated:
+            verdict = llm.complete(verify_messages(question, context, history, generated), max_tokens=2)
+            declined = says_no(verdict)
+            timings["self_check"] = time.perf_counter() - check_started
+        if declined and profile.trust_refusals:
             timings["check"] = time.perf_counter() - check_started
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
         citable = on_topic(passages, self.settings.cite_window)
         mode, notice = "generated", ""
-        if declined:  # a tiny model's refusal: quote the passages that passed the relevance gate instead
-            notice = "The model found no answer, but the passages look relevant: these are direct quotes instead."
+        if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
+            notice = "The model found no answer, but the passages look relevant: these are direct quotes."
+        elif has_loop(generated):
+            notice = QUOTES_NOTICE
         else:
-            checked = check_answer(generated, passages, vectors, citable=citable)
+            checked = check_answer(generated, passages, vectors, citable=citable, question=standalone)
             if checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE:
-                notice = "The model's answer was not supported by the documents, so these are direct quotes instead."
+                notice = QUOTES_NOTICE
         if notice:
             checked = extractive_answer(vector, passages, vectors, citable=citable)
             mode = "extractive"
@@ -230,11 +246,6 @@ def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:
             raise DocchatError(f"History turn {number} needs a text 'content'.")
         checked.append({"role": turn["role"], "content": turn["content"]})
     return checked
-
-
-def trust_refusal(mode: str, llm_name: str) -> bool:
-    """Whether an LLM's "the documents do not cover this" ends in an abstention (see Settings.llm_refusal)."""
-    return relies_on_llm(mode, llm_name, "abstain")
 
 
 __all__ = ["Engine", "Event", "Final", "Retrieved", "Token"]

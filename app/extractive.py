@@ -8,7 +8,7 @@ from app.citations import CheckedAnswer, SentenceVectors, make_citation, passage
 from app.schema import AnswerSentence, Passage
 from app.sentences import content_words
 
-QUOTED_PREFIX = "Quoted from the documents:"
+QUOTED_PREFIX = "From the documents:"
 
 
 def extractive_answer(
@@ -16,7 +16,7 @@ def extractive_answer(
     passages: list[Passage],
     vectors: SentenceVectors,
     *,
-    max_sentences: int = 3,
+    max_sentences: int = 2,
     citable: set[int] | None = None,
 ) -> CheckedAnswer:
     """The sentences of the top passages (of those in ``citable``, numbered from 1) most similar to the

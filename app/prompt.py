@@ -17,6 +17,17 @@ def template(name: str) -> str:
     return resources.files("app").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8").strip()
 
 
+REFUSAL_MARKER = "NO_ANSWER"  # what the system prompt asks the model to reply when the passages lack the answer
+
+
+def is_refusal(generated: str) -> bool:
+    """Whether the model gave the refusal marker: it opens the reply, or nothing else of substance is said."""
+    text = generated.strip().strip("*`\"'.").strip()
+    if text.upper().startswith(REFUSAL_MARKER):
+        return True
+    return REFUSAL_MARKER in text and len(text.replace(REFUSAL_MARKER, "").split()) < 4
+
+
 def refusal_text() -> str:
     """What docchat says when the documents do not cover a question."""
     return template("refusal")
@@ -46,6 +57,25 @@ def answer_messages(question: str, passages: list[Passage], history: list[dict[s
     user = template("answer").format(passages=format_passages(passages), question=question)
     messages.append({"role": "user", "content": user})
     return messages
+
+
+def verify_messages(
+    question: str, passages: list[Passage], history: list[dict[str, str]], answer: str
+) -> list[dict[str, str]]:
+    """The answer's own conversation, then one more turn asking the model whether the passages state it.
+
+    It starts with exactly the messages the answer was generated from, so llama.cpp re-uses their KV cache
+    and reads only the answer and the short check (a fraction of a second)."""
+    return [
+        *answer_messages(question, passages, history),
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": template("verify").format(question=question)},
+    ]
+
+
+def says_no(reply: str) -> bool:
+    """Whether a YES/NO reply is a no."""
+    return reply.strip().strip("*`\"'.").upper().startswith("NO")
 
 
 def condense_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#.'-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     [
         "a",
         "an",
@@ -121,4 +121,4 @@ def split_sentences(text: str) -> list[str]:
 def content_words(text: str) -> set[str]:
     """Stemmed, lower-cased words minus stop words: what lexical support is measured on."""
     words = [w.lower() for w in _WORD.findall(text)]
-    return set(_STEMMER.stemWords([w for w in words if w not in _STOPWORDS]))
+    return set(_STEMMER.stemWords([w for w in words if w not in STOPWORDS]))

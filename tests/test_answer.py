@@ -14,9 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from app.engine import Engine
-from app.llm import LLMUnavailable, build_llm
 from app.schema import Final, Passage, Retrieved, Token
 from docchat.cli import app as cli
+from docchat.components.llm.backends import build_llm
+from docchat.components.llm.server import LLMUnavailable
 from docchat.settings import Settings
 from ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS
@@ -45,7 +46,7 @@ class CountingLLM:
     """The real LLM, counting how often it is asked (to prove abstention never calls it)."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.name, self.calls = inner, inner.name, 0
+        self.inner, self.name, self.profile, self.calls = inner, inner.name, inner.profile, 0
 
     def stream_chat(self, messages):
         self.calls += 1
@@ -156,7 +157,7 @@ def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
     )
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "extractive"
-    assert answer.answer.startswith("Quoted from the documents:")
+    assert answer.answer.startswith("From the documents:")
     assert "Antarctica" not in answer.answer
     assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
     assert "not supported" in answer.notice
@@ -176,26 +177,43 @@ def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
 
 @pytest.mark.parametrize(("llm_refusal", "abstains"), [("auto", True), ("abstain", True), ("quote", False)])
 def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, llm_refusal, abstains) -> None:
-    """The stand-in Ollama model (not a tiny model) says the passages do not answer, although they passed
-    the relevance gate: ``auto`` trusts it and abstains; ``quote`` answers with labelled quotes instead."""
+    """The stand-in Ollama model (default profile) gives the refusal marker, although the passages passed
+    the relevance gate: ``auto`` trusts it (the profile does) and abstains; ``quote`` answers with quotes."""
     settings = store.model_copy(update={"llm_refusal": llm_refusal})
-    answer = _answer_with_reply(settings, embedder, "The documents do not cover this.")
+    answer = _answer_with_reply(settings, embedder, "NO_ANSWER")
     assert answer.abstained is abstains
     if abstains:
         assert answer.mode == "abstained" and not answer.citations and "no answer" in answer.notice
     else:
-        assert answer.mode == "extractive" and answer.answer.startswith("Quoted from the documents:")
+        assert answer.mode == "extractive" and answer.answer.startswith("From the documents:")
         assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
         assert "Collab" in answer.answer
 
 
-def test_auto_distrusts_only_tiny_models_refusals() -> None:
-    from app.engine import trust_refusal
+def test_a_real_answer_that_mentions_the_marker_phrase_is_not_a_refusal(store, embedder) -> None:
+    """Only the structured marker refuses: "does not cover" inside a real answer is just words."""
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]. The documents do not cover its licence."
+    answer = _answer_with_reply(store, embedder, reply)  # short, with "do not cover": the old substring rule refused
+    assert not answer.abstained and answer.mode == "generated"
+    assert answer.sentences[0].supported and answer.citations
 
-    assert not trust_refusal("auto", "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf")
-    assert trust_refusal("auto", "ollama:llama3.2:3b")
-    assert trust_refusal("abstain", "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf")
-    assert not trust_refusal("quote", "ollama:llama3.2:3b")
+
+def test_refusal_trust_and_rewrites_come_from_the_model_profile_not_the_name(tmp_path: Path) -> None:
+    from docchat.components.llm.backends import resolve_profile
+
+    tiny = resolve_profile(Settings(data_dir=tmp_path, llm_model="smollm2-135m"))
+    assert not tiny.trust_refusals and not tiny.trust_rewrites and tiny.passage_budget == 240
+    # The same file under any name: a user's own path gets the default profile unless they name one.
+    assert resolve_profile(Settings(data_dir=tmp_path, llm_model_path=tmp_path / "smollm2-135m.gguf")).trust_refusals
+    assert resolve_profile(Settings(data_dir=tmp_path, llm_backend="ollama", ollama_model="smollm2:135m")).name == (
+        "default"
+    )
+    overrides = {"repeat_penalty": 1.3}
+    chosen = resolve_profile(Settings(data_dir=tmp_path, llm_backend="ollama", llm_profile="smollm2-135m",
+                                      llm_refusal="abstain", llm_profile_overrides=overrides))  # fmt: skip
+    assert chosen.name == "smollm2-135m" and chosen.trust_refusals and chosen.repeat_penalty == 1.3
+    with pytest.raises(Exception, match="not_a_field"):
+        resolve_profile(Settings(data_dir=tmp_path, llm_profile_overrides={"not_a_field": 1}))
 
 
 def test_unreachable_backend_gives_one_clear_sentence(store, embedder) -> None:
@@ -309,3 +327,43 @@ def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:
     assert not checked.citations and checked.supported == 0
     quoted = extractive_answer(embedder.embed_query("Who built Collab?"), passages, vectors, citable=citable)
     assert [c.number for c in quoted.citations] == [1]
+
+
+def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:
+    """A reply that loops is replaced by quotes, even though each copy cites a supporting passage."""
+    reply = "The answer is: Collab was built by the Consumer Financial Protection Bureau [1]. " * 4
+    answer = _answer_with_reply(store, embedder, reply)
+    assert answer.mode == "extractive" and "not supported" in answer.notice
+    assert answer.answer.count("The answer is") == 0
+
+
+def test_an_invented_identifier_is_not_supported_however_similar_the_sentence(store, embedder) -> None:
+    reply = (
+        "Collab was built by the Consumer Financial Protection Bureau [1]. "
+        "Its agencies configure it through collab_settings.backends.AGENCY_LIST [1]."
+    )
+    answer = _answer_with_reply(store, embedder, reply)
+    flags = {s.text.split()[0]: s.supported for s in answer.sentences}
+    assert flags == {"Collab": True, "Its": False}
+
+
+def test_key_facts_are_numbers_identifiers_and_names() -> None:
+    from app.citations import key_facts, missing_facts
+
+    assert key_facts("Odoo runs on PostgreSQL 16 via odoo.sql_db and connect().") == {
+        "odoo", "postgresql", "16", "odoo.sql_db", "connect()"
+    }  # fmt: skip
+    assert key_facts("The frontend contains the user interface.") == set()
+    assert missing_facts("Jessica McKellar co-founded Zulip.", "Jessica McKellar worked at Dropbox.") == {"zulip"}
+
+
+def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() -> None:
+    from app.condense import standalone_question
+
+    history = [{"role": "user", "content": "Which government agency built Collab?"},
+               {"role": "assistant", "content": "The CFPB built it [1]."}]  # fmt: skip
+    assert standalone_question("What is the capital of Peru?", history, None) == "What is the capital of Peru?"
+    assert standalone_question("Netflix?", history, None) == "Netflix?"
+    glued = standalone_question("Who maintains it?", history, None)
+    assert glued.startswith("Which government agency built Collab?") and glued.endswith("Who maintains it?")
+    assert standalone_question("And the licence?", history, None).startswith("Which government agency")

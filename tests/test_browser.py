@@ -20,7 +20,7 @@ import pytest
 from docchat.settings import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, is_user_setting
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,6 +46,22 @@ website showed `<img src=x onerror="window.__pwned=1">` instead of a photo of th
 <script>window.__pwned=1</script>
 <img src=x onerror="window.__pwned=1">
 """
+
+SERVER_PIDS: dict[str, int] = {}  # UI url -> the `docchat ui` process
+
+
+def model_process(parent: int) -> int:
+    """The pid of the model process (docchat.components.llm.child) that the UI process ``parent`` started."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"docchat.components.llm.child" in cmdline:
+            return int(stat.parent.name)
+    raise AssertionError(f"no model process under pid {parent}")
+
 
 pytestmark = [
     pytest.mark.slow,
@@ -87,7 +103,7 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder
     assert not report.skipped and report.added == 2
 
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DOCCHAT_")}
+    env = {key: value for key, value in os.environ.items() if not is_user_setting(key)}
     env["DOCCHAT_DATA_DIR"] = str(data_dir)
     docchat = Path(sys.executable).with_name("docchat")
     log = root / "ui.log"
@@ -101,6 +117,7 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = server.pid
     try:
         wait_healthy(url, server, log)
         yield url
@@ -196,3 +213,37 @@ def test_corpus_markup_is_shown_as_text(ui_url: str, page, tmp_path: Path) -> No
     assert page.locator("[data-testid=stMainBlockContainer] img[src='x']").count() == 0
     idle(page)
     page.screenshot(path=str(tmp_path / "docchat-ui-markup.png"), full_page=True)
+
+
+def test_killing_the_model_mid_answer_never_takes_the_ui_down(ui_url: str, page) -> None:
+    """kill -9 the model process while a question is in flight: the chat says so, the server stays up,
+    and the next question gets a normal answer with sources. The model is frozen (SIGSTOP) first, so the
+    kill lands while that answer is being generated, however fast the model is."""
+    import signal
+
+    from playwright.sync_api import expect
+
+    page.goto(ui_url)
+    ask(page, "Which government agency built Collab?")  # the model process is up and warm
+    model = model_process(SERVER_PIDS[ui_url])
+    os.kill(model, signal.SIGSTOP)
+    time.sleep(0.5)
+    state = Path(f"/proc/{model}/status").read_text().split("State:")[1].split("\n")[0]
+    assert "stopped" in state, state
+    try:
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill("What does the frontend of an application contain?")
+        box.press("Enter")
+        expect(page.get_by_text("writing the answer").last).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
+        time.sleep(1.5)  # the caption shows before the request is sent; the frozen model cannot answer meanwhile
+    finally:
+        os.kill(model, signal.SIGKILL)
+    expect(page.get_by_text("The local model stopped (killed by signal 9, SIGKILL); it is restarting")).to_be_visible(
+        timeout=ANSWER_TIMEOUT * 1000
+    )
+    with urllib.request.urlopen(f"{ui_url}/_stcore/health", timeout=5) as response:
+        assert response.read().strip() == b"ok"
+    _reply, sources = ask(page, "Which government agency built Collab?")
+    sources.locator("summary").click()
+    expect(sources.get_by_text("full-stack-python.txt").first).to_be_visible()
+    assert model_process(SERVER_PIDS[ui_url]) != model

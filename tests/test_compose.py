@@ -39,6 +39,8 @@ DEPLOYMENT_DOC = REPO / "docs" / "deployment.md"
 SETTINGS_ENV = {f"DOCCHAT_{name.upper()}" for name in Settings.model_fields}
 COMPOSE_ONLY_VARS = {"DOCCHAT_CORPUS_DIR"}  # host-side compose variables, never read by docchat itself
 UI_COMMAND = ["docchat", "ui", "--host", "0.0.0.0", "--port", "8501"]
+API_COMMAND = ["docchat", "serve", "--host", "0.0.0.0", "--port", "8000"]
+API_KEY_ENV = {"DOCCHAT_API_KEY": "compose-test-key"}  # the api service refuses to resolve without it
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 INSTALL_HINT = "apt-get install -y --no-install-recommends docker-compose"
 
@@ -103,7 +105,7 @@ def _config(docker_compose: str, *args: str, env: dict[str, str] | None = None) 
         capture_output=True,
         text=True,
         timeout=60,
-        env={**clean, **(env or {})},
+        env={**clean, **API_KEY_ENV, **(env or {})},
         cwd=REPO,
     )
 
@@ -112,7 +114,7 @@ def test_compose_config_resolves(docker_compose: str) -> None:
     result = _config(docker_compose)
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert set(resolved["services"]) == {"ollama", "ollama-gpu", "ollama-pull", "chroma", "ingest", "app"}
+    assert set(resolved["services"]) == {"ollama", "ollama-gpu", "ollama-pull", "chroma", "ingest", "app", "api"}
     assert set(resolved["volumes"]) == {"ollama-models", "chroma-data", "docchat-data"}
     app, ingest, pull = (resolved["services"][name] for name in ("app", "ingest", "ollama-pull"))
     assert app["environment"]["DOCCHAT_CHROMA_URL"] == "http://chroma:8000"
@@ -122,6 +124,15 @@ def test_compose_config_resolves(docker_compose: str) -> None:
     assert f"{REPO / 'corpus'}:/corpus:ro" in ingest["volumes"]
     assert pull["command"] == ["pull", "llama3.2:3b"]
     assert ingest["healthcheck"]["test"] == ["NONE"]  # the image's UI healthcheck is off for the job
+    api = resolved["services"]["api"]
+    assert api["environment"]["DOCCHAT_API_KEY"] == API_KEY_ENV["DOCCHAT_API_KEY"]
+    assert api["environment"]["DOCCHAT_CHROMA_URL"] == "http://chroma:8000"
+
+
+def test_compose_config_requires_the_api_key(docker_compose: str) -> None:
+    result = _config(docker_compose, env={"DOCCHAT_API_KEY": ""})
+    assert result.returncode != 0
+    assert "set DOCCHAT_API_KEY" in result.stderr
 
 
 def test_compose_config_variables_override(docker_compose: str, tmp_path: Path) -> None:
@@ -150,12 +161,17 @@ def test_compose_config_rejects_a_broken_file(docker_compose: str, tmp_path: Pat
     broken["services"]["app"]["depends_on"]["nowhere"] = {"condition": "service_healthy"}
     path = tmp_path / "docker-compose.yml"
     path.write_text(yaml.safe_dump(broken))
-    result = subprocess.run([docker_compose, "-f", str(path), "config"], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, **API_KEY_ENV}
+    result = subprocess.run(
+        [docker_compose, "-f", str(path), "config"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode != 0 and "nowhere" in result.stderr
 
     broken["services"]["app"]["depends_on"] = {"chroma": {"condition": "service_ready"}}
     path.write_text(yaml.safe_dump(broken))
-    result = subprocess.run([docker_compose, "-f", str(path), "config"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [docker_compose, "-f", str(path), "config"], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode != 0
 
 
@@ -308,6 +324,15 @@ def test_stack_shape(services: dict[str, dict]) -> None:
     }
     assert ingest["image"] == app["image"] and ingest["build"] == app["build"] == "."
 
+    api = services["api"]
+    assert api["command"] == API_COMMAND
+    assert api["image"] == app["image"] and api["build"] == app["build"]
+    assert _environment(api)["DOCCHAT_API_KEY"] == "${DOCCHAT_API_KEY:?set DOCCHAT_API_KEY}"
+    assert {k: v for k, v in _environment(api).items() if k != "DOCCHAT_API_KEY"} == _environment(app)
+    assert any(str(port).endswith(":8000:8000") for port in api["ports"])
+    assert "/healthz" in " ".join(api["healthcheck"]["test"]) and "8000" in " ".join(api["healthcheck"]["test"])
+    assert _depends_on(api) == _depends_on(app)
+
 
 def test_chroma_image_matches_installed_client(services: dict[str, dict]) -> None:
     image, _, tag = services["chroma"]["image"].partition(":")
@@ -409,3 +434,11 @@ def test_ui_and_ingest_commands_take_the_compose_arguments() -> None:
         pytest.skip("`docchat ui` is not written yet")
     assert ui.exit_code == 0, ui.output
     assert "--host" in ui.output and "--port" in ui.output
+
+
+def test_serve_command_takes_the_compose_arguments() -> None:
+    from docchat.cli import app as cli_app
+
+    serve = CliRunner().invoke(cli_app, ["serve", "--help"])
+    assert serve.exit_code == 0, serve.output
+    assert "--host" in serve.output and "--port" in serve.output

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.engine import Engine
-from app.llm import build_llm
+from docchat.components.llm.backends import build_llm
 from docchat.errors import IngestLocked
 from docchat.lock import ingest_lock
 from docchat.settings import Settings

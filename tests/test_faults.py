@@ -38,7 +38,7 @@ from docchat.settings import Settings
 from docchat.store import open_client, open_collection
 from ingest.embed import Embedder
 from ingest.pipeline import CRASH_ENV, ingest_paths
-from tests.conftest import FSP, fsp_sample
+from tests.conftest import FSP, fsp_sample, is_user_setting
 
 DOCCHAT = Path(sys.executable).parent / "docchat"
 COLLECTION = "faults"
@@ -64,14 +64,14 @@ QUESTION = "How do I deploy a Flask application with a WSGI server?"
 
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    return {k: v for k, v in os.environ.items() if not is_user_setting(k)}
 
 
 def isolated_settings(data_dir: Path, **updates: object) -> Settings:
     """Settings over ``data_dir`` that ignore the developer's DOCCHAT_* variables and docchat.toml."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         for key in list(os.environ):
-            if key.startswith("DOCCHAT_"):
+            if is_user_setting(key):
                 monkeypatch.delenv(key)
         monkeypatch.chdir(data_dir.parent)
         return Settings(data_dir=data_dir, **updates)

@@ -35,6 +35,7 @@ from ingest.document import LoadedDocument, LoadError
 from ingest.embed import Embedder
 from ingest.loaders import load_file
 from ingest.pipeline import ingest_paths
+from tests.conftest import is_user_setting
 from tests.test_loaders import make_pdf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -319,7 +320,7 @@ def test_50mb_single_line_file_ingests(settings: Settings, tmp_path: Path) -> No
     write_single_line(root / "single-line.txt", settings.max_file_mb - 0.1)  # just under DOCCHAT_MAX_FILE_MB
     expected["single-line.txt"] = INGESTED
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
     done = subprocess.run(
         [sys.executable, str(HUGE_FILE_SCRIPT), str(root), str(tmp_path / "data")],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800,

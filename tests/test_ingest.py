@@ -34,7 +34,7 @@ from ingest.discover import discover
 from ingest.embed import Embedder
 from ingest.loaders import load_file
 from ingest.pipeline import IngestReport, ingest_paths
-from tests.conftest import CORPUS, fsp_sample
+from tests.conftest import CORPUS, fsp_sample, is_user_setting
 from tests.test_loaders import make_pdf
 
 SANIC = "content/pages/04-web-development/09-sanic.markdown"
@@ -211,7 +211,7 @@ def span_contains(lines: list[str], start: int, end: int, text: str, fmt: str) -
 
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith("DOCCHAT_"):
+        if is_user_setting(key):
             monkeypatch.delenv(key)
 
 
@@ -697,7 +697,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
 
     data_dir = tmp_path / "killed-data"
     seed_model(data_dir, model_cache, embedder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
     env |= {"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_EMBED_BATCH_SIZE": "8", "COLUMNS": "400"}
     command = [sys.executable, "-m", "docchat.cli", "ingest", str(root), "--collection", collection]
     log = tmp_path / "killed.log"
@@ -736,7 +736,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
 def test_first_cli_ingest_exports_the_model_without_library_chatter(tmp_path: Path) -> None:
     """The first ingest into an empty data dir makes the ONNX export; the libraries it uses must not
     leave a root log handler (bm25s's DEBUG records were printed after it) or a weights progress bar."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCCHAT_")}
+    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
     env |= {"DOCCHAT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     command = [str(Path(sys.executable).parent / "docchat"), "ingest", str(CORPUS)]
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from app.engine import Engine
-from app.llm import build_llm
 from app.prompt import answer_messages
+from docchat.components.llm.backends import build_llm
 from docchat.settings import Settings
 from ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS

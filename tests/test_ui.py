@@ -22,7 +22,7 @@ from docchat.errors import DocchatError
 from docchat.settings import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, is_user_setting
 
 TIMEOUT = 240  # seconds for one script run: SmolLM2 on 2 shared cores can take a while
 ZOO_DOC = """# Zebras
@@ -87,7 +87,7 @@ def _free_engines():
 def page_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run the page with only the DOCCHAT_* variables a test sets (and no docchat.toml)."""
     for key in list(os.environ):
-        if key.startswith("DOCCHAT_"):
+        if is_user_setting(key):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 

@@ -15,7 +15,6 @@ import streamlit as st
 import docchat  # noqa: F401  (no telemetry, offline hub: before chromadb / onnxruntime are imported)
 from app import workspace
 from app.engine import Engine
-from app.llm import llm_in_use
 from app.schema import Answer, Final, Retrieved, Token
 from app.ui import (
     WARNING_MARK,
@@ -26,6 +25,7 @@ from app.ui import (
     passage_markdown,
     unsupported_count,
 )
+from docchat.components.llm.backends import llm_in_use
 from docchat.errors import CollectionNotFound, DocchatError
 from docchat.settings import Settings, load_settings
 from ingest.embed import Embedder, make_embedder

@@ -117,10 +117,10 @@ def parse_item(text: str, line: int = 0) -> Item:
     if kind != "unanswerable" and not gold:
         raise _Malformed(f"{item_id}: a {kind} item needs at least one gold source")
     turns: list[str] = []
-    if kind == "followup":
+    if kind == "followup" or "turns" in data:  # any kind may be asked mid-conversation (e.g. an off-topic turn)
         turns = data.get("turns")  # type: ignore[assignment]
         if not isinstance(turns, list) or len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
-            raise _Malformed(f"{item_id}: a followup item needs turns, a list of at least 2 non-empty strings")
+            raise _Malformed(f"{item_id}: turns must be a list of at least 2 non-empty strings")
         if turns[-1].strip() != question.strip():
             raise _Malformed(f"{item_id}: the last of turns must be the question")
     return Item(item_id, kind, question, reference, groups, gold, list(turns), line)

@@ -40,18 +40,20 @@ def make_judge(settings: Settings) -> FaithfulnessJudge:
     """The judge for these settings: the configured Ollama model through llama-index's ``Ollama`` LLM."""
     if settings.llm_backend != "ollama":
         raise JudgeUnavailable(
-            "--judge needs an Ollama model as the judge: the embedded llama.cpp model (SmolLM2-135M by default) "
-            "is too small to grade faithfulness meaningfully; set DOCCHAT_LLM_BACKEND=ollama and "
+            "--judge needs an Ollama model as the judge: the embedded llama.cpp models "
+            "are too small to grade faithfulness meaningfully; set DOCCHAT_LLM_BACKEND=ollama and "
             "DOCCHAT_OLLAMA_MODEL, or run without --judge."
         )
     from llama_index.llms.ollama import Ollama
+
+    from docchat.components.llm.backends import resolve_profile
 
     llm = Ollama(
         model=settings.ollama_model,
         base_url=settings.ollama_url,
         request_timeout=settings.llm_timeout,
         temperature=0.0,
-        context_window=settings.llm_context,
+        context_window=resolve_profile(settings).context,
         additional_kwargs={"num_predict": 16},  # the verdict is YES or NO
     )
     return FaithfulnessJudge(llm, f"ollama:{settings.ollama_model}")

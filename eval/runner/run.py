@@ -215,12 +215,11 @@ def code_version() -> dict[str, Any]:
 
 
 def llm_name(settings: Settings) -> str:
-    """``backend:model`` of the configured LLM (without loading it)."""
-    if settings.llm_backend == "ollama":
-        return f"ollama:{settings.ollama_model}"
-    from app.llm import SMOLLM2_GGUF
+    """``backend:model`` of the configured LLM (without loading it), e.g. ``llamacpp:qwen2.5-coder-0.5b``."""
+    from docchat.components.llm.backends import llm_in_use
 
-    return f"llamacpp:{settings.llm_model_path.name if settings.llm_model_path else SMOLLM2_GGUF}"
+    served = {"ollama": settings.ollama_model, "openai": settings.openai_model}.get(settings.llm_backend)
+    return f"{settings.llm_backend}:{served or llm_in_use(settings)[1]}"
 
 
 def build_summary(

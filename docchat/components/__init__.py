@@ -1,0 +1,1 @@
+"""Models used by both ingest and answering (LLM backends, model catalog and profiles)."""

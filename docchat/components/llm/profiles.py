@@ -1,0 +1,77 @@
+"""Model profiles: everything about answering that differs by model, in one record per model.
+
+A known model (``docchat models list``) names its profile; an Ollama model, an OpenAI-compatible
+server's model and any other GGUF get ``default``. ``DOCCHAT_LLM_PROFILE`` picks another profile by
+name, and ``DOCCHAT_LLM_PROFILE_OVERRIDES`` (JSON) or the matching ``llm_*`` settings override single
+fields. Nothing in docchat looks at a model's name to decide behaviour: it reads the profile.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelProfile(BaseModel):
+    """How docchat drives one model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Profile name (a known model's name, or 'default').")
+    context: int = Field(4096, ge=512, description="Context window in tokens (llama.cpp's n_ctx).")
+    passage_budget: int = Field(
+        0,
+        ge=0,
+        description="Word-pieces of passage text the model reads; longer passages are cut to the sentences most "
+        "similar to the question (0 = no cut). Small models answer faster and better from less text.",
+    )
+    max_tokens: int = Field(320, ge=16, description="Most tokens generated for one answer.")
+    stop: tuple[str, ...] = Field(
+        (), description="Extra stop sequences (the chat template's own end token always stops)."
+    )
+    repeat_penalty: float = Field(
+        1.1, ge=1.0, le=2.0, description="llama.cpp's penalty on tokens just generated (caps repetition loops)."
+    )
+    trust_rewrites: bool = Field(
+        True, description="Let the model rewrite a follow-up into a standalone question (else: a rule does)."
+    )
+    trust_refusals: bool = Field(
+        True,
+        description="When the model answers with the refusal marker, abstain (else: quote the best passages).",
+    )
+    self_check: bool = Field(
+        False,
+        description="After answering, ask the model (one more turn, re-using its KV cache) whether the passages "
+        "state its answer; a NO is taken as a refusal.",
+    )
+
+
+PROFILES: dict[str, ModelProfile] = {
+    profile.name: profile
+    for profile in (
+        ModelProfile(name="default"),
+        # 135M: reads little well, rewrites badly, refuses wrongly (seed eval), loops without a penalty.
+        ModelProfile(
+            name="smollm2-135m",
+            context=2048,
+            passage_budget=240,
+            max_tokens=200,
+            repeat_penalty=1.15,
+            trust_rewrites=False,
+            trust_refusals=False,
+        ),
+        ModelProfile(name="qwen2.5-coder-0.5b", context=4096, passage_budget=400, max_tokens=200),
+        ModelProfile(name="qwen2.5-coder-1.5b", context=4096, passage_budget=600, max_tokens=240),
+    )
+}
+
+
+def get_profile(name: str, overrides: dict[str, object] | None = None) -> ModelProfile:
+    """The profile called ``name`` with ``overrides`` applied (validated: unknown fields are refused)."""
+    from docchat.errors import DocchatError
+
+    if name not in PROFILES:
+        raise DocchatError(f"Unknown model profile {name!r}; use one of: {', '.join(sorted(PROFILES))}.")
+    base = PROFILES[name]
+    if not overrides:
+        return base
+    return ModelProfile.model_validate({**base.model_dump(), **overrides, "name": name})
