@@ -15,7 +15,7 @@ from app.citations import SentenceVectors, check_answer, on_topic
 from app.condense import standalone_question
 from app.context import fit_passages
 from app.extractive import extractive_answer
-from app.prompt import answer_messages, is_refusal, refusal_text, says_no, verify_messages
+from app.prompt import answer_messages, is_refusal, may_be_marker, refusal_text, says_no, verify_messages
 from app.repetition import LoopGuard, has_loop
 from app.rerank import Reranker, make_reranker
 from app.retrieve import hybrid_search
@@ -185,6 +185,7 @@ class Engine:
         context = fit_passages(passages, vector, vectors, budget, lambda text: len(self.embedder.count_tokens(text)))
         pieces: list[str] = []
         guard = LoopGuard()
+        held = ""  # text held back while it may still be the refusal marker (never shown as an answer)
         generation_started = time.perf_counter()
         stream = llm.stream_chat(answer_messages(question, context, history))
         try:
@@ -192,13 +193,18 @@ class Engine:
                 if not pieces:
                     timings["first_token"] = time.perf_counter() - started
                 pieces.append(piece)
-                yield Token(piece)
+                held += piece
+                if not may_be_marker(held):
+                    yield Token(held)
+                    held = ""
                 if guard.feed(piece):  # a repetition loop: stop paying for it
                     break
         finally:
             stream.close()  # type: ignore[attr-defined]
         timings["generate"] = time.perf_counter() - generation_started
         generated = "".join(pieces).strip()
+        if held and not is_refusal(generated):  # e.g. a reply that is just "No": it was not the marker after all
+            yield Token(held)
 
         check_started = time.perf_counter()
         declined = is_refusal(generated)

@@ -28,6 +28,12 @@ def is_refusal(generated: str) -> bool:
     return REFUSAL_MARKER in text and len(text.replace(REFUSAL_MARKER, "").split()) < 4
 
 
+def may_be_marker(streamed: str) -> bool:
+    """Whether the text streamed so far could still turn out to be the refusal marker (hold it back)."""
+    text = streamed.lstrip().lstrip("*`\"'")
+    return REFUSAL_MARKER.startswith(text.upper()) or text.upper().startswith(REFUSAL_MARKER)
+
+
 def refusal_text() -> str:
     """What docchat says when the documents do not cover a question."""
     return template("refusal")

@@ -7,6 +7,7 @@ Build it once at an entry point (CLI, UI, eval) and pass it down.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,20 @@ from pydantic_settings import (
 
 CONFIG_ENV = "DOCCHAT_CONFIG"
 DEFAULT_CONFIG_FILE = "docchat.toml"
+
+
+class CheckedTomlSource(TomlConfigSettingsSource):
+    """``docchat.toml``, refusing keys that are not settings (a typo would otherwise be ignored silently)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        known = set(self.settings_cls.model_fields)
+        for key in values:
+            if key not in known:
+                nearest = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"; did you mean {nearest[0]!r}?" if nearest else "; `docchat settings` lists them all."
+                raise ValueError(f"{self.toml_file_path}: {key!r} is not a docchat setting{hint}")
+        return values
 
 
 class Settings(BaseSettings):
@@ -194,7 +209,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return (init_settings, env_settings, CheckedTomlSource(settings_cls, toml_file=config_file))
 
 
 def load_settings(**overrides: object) -> Settings:

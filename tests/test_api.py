@@ -108,6 +108,10 @@ def auth(key: str = KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
 def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict:
     """``response`` is ``status`` with exactly OpenAI's error shape; returns the error object."""
     assert response.status_code == status, response.text
@@ -183,7 +187,7 @@ def test_completion_keeps_checked_citations(client: openai.OpenAI) -> None:
 
 @pytest.mark.slow
 def test_streaming_completion_sends_tokens_then_the_citations(client: openai.OpenAI) -> None:
-    stream = client.chat.completions.create(model="default", messages=[{"role": "user", "content": COLLAB}], stream=True)
+    stream = client.chat.completions.create(model="default", messages=[user(COLLAB)], stream=True)
     chunks = list(stream)
     assert all(c.object == "chat.completion.chunk" for c in chunks)
     assert chunks[0].choices[0].delta.role == "assistant"
@@ -202,7 +206,7 @@ def test_streaming_completion_sends_tokens_then_the_citations(client: openai.Ope
 
 def test_streamed_abstention_sends_the_refusal_and_done(served: Served) -> None:
     """Off-topic: abstained before the model; the refusal is the streamed text, the stream ends with [DONE]."""
-    body = {"model": "default", "stream": True, "messages": [{"role": "user", "content": "What is the capital of Peru?"}]}
+    body = {"model": "default", "stream": True, "messages": [user("What is the capital of Peru?")]}
     with httpx.stream("POST", f"{served.url}/v1/chat/completions", json=body, headers=auth(), timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -232,7 +236,7 @@ def test_follow_up_uses_the_history(client: openai.OpenAI) -> None:
 def test_a_client_that_leaves_mid_stream_frees_the_model(client: openai.OpenAI, served: Served) -> None:
     question = "Explain in detail what Collab is, who built it and who uses it."
     ends_before = len(served.llm.ends)
-    stream = client.chat.completions.create(model="default", messages=[{"role": "user", "content": question}], stream=True)
+    stream = client.chat.completions.create(model="default", messages=[user(question)], stream=True)
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             break
@@ -249,10 +253,8 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(client: openai.OpenAI, 
     how, when = served.llm.ends[ends_before]
     assert how == "closed", "the answer was generated to its end for nobody"
     assert when - closed_at < 5
-    started = time.monotonic()
-    response = client.chat.completions.create(model="default", messages=[{"role": "user", "content": COLLAB}])
+    response = client.chat.completions.create(model="default", messages=[user(COLLAB)])  # the model is free
     assert (response.choices[0].message.content or "").strip()
-    assert time.monotonic() - started < 120
 
 
 # -- auth and bad input ------------------------------------------------------------------------------------------
@@ -262,15 +264,12 @@ def test_missing_and_wrong_keys_are_refused(served: Served) -> None:
     error = assert_error(httpx.get(f"{served.url}/v1/models"), 401)
     assert error["code"] == "invalid_api_key" and "Authorization: Bearer" in error["message"]
     assert_error(httpx.get(f"{served.url}/v1/models", headers=auth("wrong-key")), 401)
-    assert_error(httpx.post(f"{served.url}/v1/chat/completions", content=b"{", headers=auth("")), 401)
+    basic = {"Authorization": f"Basic {KEY}"}  # the key, but not as a bearer token
+    assert_error(httpx.post(f"{served.url}/v1/chat/completions", content=b"{", headers=basic), 401)
     wrong = openai.OpenAI(base_url=f"{served.url}/v1", api_key="wrong-key", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as raised:
-        wrong.chat.completions.create(model="default", messages=[{"role": "user", "content": COLLAB}])
+        wrong.chat.completions.create(model="default", messages=[user(COLLAB)])
     assert raised.value.status_code == 401 and raised.value.code == "invalid_api_key"
-
-
-def user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": text}
 
 
 BAD_REQUESTS = {
@@ -302,6 +301,20 @@ def test_bad_requests_get_a_4xx_in_openai_shape(served: Served, case: str) -> No
     else:
         response = httpx.post(url, json=body, headers=auth(), timeout=60)
     assert_error(response, status, param)
+
+
+def test_a_chunked_body_over_the_limit_is_cut_off(served: Served) -> None:
+    """No Content-Length to refuse up front: the body is counted while it is read."""
+
+    def body(size: int) -> Iterator[bytes]:
+        yield b'{"model": "default", "messages": [{"role": "user", "content": "'
+        yield from (b"word " * 1000 for _ in range(size // 5000))
+        yield b'"}]}'
+
+    url = f"{served.url}/v1/chat/completions"
+    headers = {**auth(), "Content-Type": "application/json"}
+    error = assert_error(httpx.post(url, content=body(200_000), headers=headers, timeout=60), 413)
+    assert "DOCCHAT_API_MAX_REQUEST_MB" in error["message"] and "word" not in error["message"]
 
 
 def test_unknown_collection_through_the_openai_client(client: openai.OpenAI) -> None:
@@ -338,7 +351,7 @@ def test_upload_ingests_sanitised_files_into_the_collection(served: Served) -> N
     outside_before = files_outside(served.root, data)
     files = [
         ("files", ("zorblax.md", ZORBLAX.encode(), "text/markdown")),
-        ("files", ("../../evil.md", b"# Evil\n\nThe evil file tried to climb out of the uploads folder.\n", "text/markdown")),
+        ("files", ("../../evil.md", b"# Evil\n\nThis file tried to climb out of its folder.\n", "text/markdown")),
         ("files", (".hidden.md", b"# Hidden\n\nA dotfile name.\n", "text/markdown")),
         ("files", ("tool.exe", b"MZ", "application/octet-stream")),
     ]

@@ -59,7 +59,7 @@ PROFILES: dict[str, ModelProfile] = {
             trust_rewrites=False,
             trust_refusals=False,
         ),
-        ModelProfile(name="qwen2.5-coder-0.5b", context=4096, passage_budget=400, max_tokens=200),
+        ModelProfile(name="qwen2.5-coder-0.5b", context=4096, passage_budget=300, max_tokens=160),
         ModelProfile(name="qwen2.5-coder-1.5b", context=4096, passage_budget=600, max_tokens=240),
     )
 }

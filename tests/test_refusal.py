@@ -1,0 +1,53 @@
+"""The refusal marker: detected as a structured signal, never shown to the user as if it were an answer.
+
+The model here is a stand-in: tests/fake_ollama.py, a local server speaking Ollama's API, replies with fixed
+text, so the engine's handling of exactly that text can be checked (the real model's wording varies).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine import Engine
+from app.prompt import is_refusal, may_be_marker
+from app.schema import Final, Token
+from docchat.settings import Settings
+from ingest.pipeline import ingest_paths
+from tests.conftest import CORPUS
+from tests.fake_ollama import run_fake_ollama
+
+COLLAB = "Which government agency built Collab?"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("refusal"))
+    ingest_paths(settings, [CORPUS], embedder=embedder)
+    return settings
+
+
+def stream_with_reply(store: Settings, embedder, reply: str, **settings: object) -> tuple[str, Final]:
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        update = {"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b", **settings}
+        events = list(Engine(store.model_copy(update=update), embedder=embedder).stream(COLLAB))
+    return "".join(e.text for e in events if isinstance(e, Token)), events[-1]
+
+
+def test_the_marker_is_never_streamed_as_answer_text(store, embedder) -> None:
+    streamed, final = stream_with_reply(store, embedder, "NO_ANSWER")
+    assert streamed == "" and final.answer.abstained  # the default profile trusts refusals
+    streamed, final = stream_with_reply(store, embedder, "NO_ANSWER", llm_refusal="quote")
+    assert streamed == "" and final.answer.mode == "extractive" and "NO_ANSWER" not in final.answer.answer
+
+
+def test_a_real_answer_streams_whole_even_when_it_starts_like_the_marker(store, embedder) -> None:
+    reply = "No single agency: the Consumer Financial Protection Bureau built Collab [1]."
+    streamed, final = stream_with_reply(store, embedder, reply)
+    assert streamed == reply and not final.answer.abstained
+
+
+def test_marker_detection() -> None:
+    assert is_refusal("NO_ANSWER") and is_refusal("**NO_ANSWER**") and is_refusal("NO_ANSWER.\n")
+    assert is_refusal("Sorry. NO_ANSWER")  # nothing else of substance said
+    assert not is_refusal("The CFPB built Collab [1]. The documents do not cover its licence.")
+    assert may_be_marker("NO_") and may_be_marker(" NO_ANSWER, since") and not may_be_marker("No single")
