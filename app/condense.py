@@ -13,6 +13,8 @@ _REFERS_BACK = re.compile(
     r"same|other|former|latter|above|mentioned|also|else)\b",
     re.I,
 )
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|his)\b", re.I)  # unresolved in a rewrite
+_MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a model may copy into its rewrite
 _CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|why|how so)\b", re.I)
 
 
@@ -42,10 +44,10 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
     if llm is None:
         return fallback
     rewritten = llm.complete(condense_messages(question, history), max_tokens=64).strip().strip('"').strip()
-    rewritten = rewritten.splitlines()[0].strip() if rewritten else ""
-    # A good rewrite is a short question that keeps the new question's words.
-    if not rewritten or len(rewritten) > 4 * len(question) + 200:
+    rewritten = _MARKERS.sub("", rewritten.splitlines()[0]).strip() if rewritten else ""
+    # A good rewrite is a short question that keeps the new question's words and no longer refers back.
+    if not rewritten or len(rewritten) > 4 * len(question) + 200 or _PRONOUN.search(rewritten):
         return fallback
-    if not content_words(question) & content_words(rewritten):
+    if content_words(question) and not content_words(question) & content_words(rewritten):
         return fallback
     return rewritten

@@ -149,7 +149,9 @@ def show_settings() -> None:
     settings = _settings()
     table = Table("env var", "value", "meaning")
     for name, field in type(settings).model_fields.items():
-        table.add_row(f"DOCCHAT_{name.upper()}", str(getattr(settings, name)), field.description or "")
+        value = getattr(settings, name)
+        shown = "(set, hidden)" if name.endswith("api_key") and value else str(value)  # secrets stay off screens
+        table.add_row(f"DOCCHAT_{name.upper()}", shown, field.description or "")
     out.print(table)
 
 

@@ -24,3 +24,13 @@ def test_valid_docchat_toml_is_read_and_env_vars_win(settings: Settings, monkeyp
     assert (Settings().collection, Settings().top_k) == ("notes", 4)
     monkeypatch.setenv("DOCCHAT_TOP_K", "7")
     assert Settings().top_k == 7
+
+
+def test_docchat_settings_lists_every_env_var_and_hides_keys(settings: Settings, monkeypatch) -> None:
+    monkeypatch.setenv("DOCCHAT_API_KEY", "s3cret-value")
+    monkeypatch.setenv("COLUMNS", "300")
+    result = CliRunner().invoke(cli, ["settings"])
+    assert result.exit_code == 0
+    assert "s3cret-value" not in result.output and "(set, hidden)" in result.output
+    for name in Settings.model_fields:
+        assert f"DOCCHAT_{name.upper()}" in result.output

@@ -59,7 +59,8 @@ PROFILES: dict[str, ModelProfile] = {
             trust_rewrites=False,
             trust_refusals=False,
         ),
-        ModelProfile(name="qwen2.5-coder-0.5b", context=4096, passage_budget=300, max_tokens=160),
+        # 0.5B: its NO_ANSWER was right for 5 of 15 seed-set refusals (2026-11-26): quote instead of abstaining.
+        ModelProfile(name="qwen2.5-coder-0.5b", passage_budget=300, max_tokens=160, trust_refusals=False),
         ModelProfile(name="qwen2.5-coder-1.5b", context=4096, passage_budget=600, max_tokens=240),
     )
 }

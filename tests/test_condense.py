@@ -1,0 +1,44 @@
+"""Follow-up rewriting: which questions are rewritten, and which rewrites are accepted.
+
+The rewriting model is a stand-in returning a fixed text (the real model's wording varies): what is tested is
+docchat's rule for using or rejecting a rewrite.
+"""
+
+from __future__ import annotations
+
+from app.condense import standalone_question
+
+HISTORY = [
+    {"role": "user", "content": "Which website is one of the largest sites at scale to use Python?"},
+    {"role": "assistant", "content": "Reddit [1]."},
+]
+
+
+class FixedRewrite:
+    """Stands in for the model: always rewrites to ``text``."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.calls = text, 0
+
+    def complete(self, messages, max_tokens=None) -> str:
+        self.calls += 1
+        return self.text
+
+
+def test_a_good_rewrite_is_used_without_its_copied_citation_marker() -> None:
+    llm = FixedRewrite("How much of Reddit is built in Python? [1]")
+    assert standalone_question("How much of it is built in Python?", HISTORY, llm) == (
+        "How much of Reddit is built in Python?"
+    )
+
+
+def test_a_rewrite_that_still_refers_back_falls_back_to_the_previous_question() -> None:
+    llm = FixedRewrite("How much of it is built in Python?")
+    rewritten = standalone_question("How much of it is built in Python?", HISTORY, llm)
+    assert rewritten == f"{HISTORY[0]['content']} How much of it is built in Python?"
+
+
+def test_a_standalone_question_is_not_sent_to_the_model_at_all() -> None:
+    llm = FixedRewrite("Which website uses Python in Peru?")
+    assert standalone_question("What is the capital of Peru?", HISTORY, llm) == "What is the capital of Peru?"
+    assert llm.calls == 0
