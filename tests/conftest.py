@@ -1,9 +1,15 @@
-"""Shared fixtures: real Chroma under a tmp dir, the real embedding model, the real local LLM."""
+"""Shared fixtures and helpers: real Chroma under a tmp dir, the real embedding model, the real local LLM.
+
+One of each, for every test file: ``free_port``, clearing the developer's DOCCHAT_* settings (in this process,
+for a fixture wider than one test, or for a child process), seeding a data dir with the session's ONNX export,
+the session's embedder and chat model, and ``RecordingLLM`` (the real model, with what it was asked and said).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +17,7 @@ import pytest
 import docchat  # noqa: F401  (sets the no-telemetry / offline environment first)
 from docchat.settings import Settings
 from ingest.embed import Embedder
+from tests.fake_ollama import free_port  # noqa: F401  (the one free_port, re-exported: stdlib only, for bench/ too)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -24,9 +31,36 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b"
 os.environ["DOCCHAT_LLM_MODEL"] = TEST_MODEL
 
 
+# -- the developer's DOCCHAT_* settings ---------------------------------------------------------------------
+
+
 def is_user_setting(key: str) -> bool:
     """A DOCCHAT_* variable of the developer's, to be cleared (not the suite's own test model)."""
     return key.startswith("DOCCHAT_") and key != "DOCCHAT_LLM_MODEL"
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without the developer's DOCCHAT_* settings: for a CLI or UI child process."""
+    return {key: value for key, value in os.environ.items() if not is_user_setting(key)}
+
+
+def clear_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove the developer's DOCCHAT_* variables for as long as ``monkeypatch`` lasts."""
+    for key in list(os.environ):
+        if is_user_setting(key):
+            monkeypatch.delenv(key)
+
+
+def isolated_settings(data_dir: Path, **updates: object) -> Settings:
+    """Settings over ``data_dir`` that ignore the developer's DOCCHAT_* variables and docchat.toml (read from
+    ``data_dir``'s parent): for module- or session-scoped fixtures, which cannot use the ``settings`` fixture."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        clear_user_settings(monkeypatch)
+        monkeypatch.chdir(data_dir.parent)
+        return Settings(data_dir=data_dir, **updates)
+
+
+# -- models ----------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +75,63 @@ def embedder(model_cache: Path) -> Embedder:
     return Embedder("all-MiniLM-L6-v2", "onnx-int8", model_cache, threads=2, batch_size=64)
 
 
+def seed_model(data_dir: Path, model_cache: Path, embedder: Embedder) -> Path:
+    """Put the session's ONNX export into ``data_dir/models`` (a hard link, or a copy across file systems),
+    so a CLI, UI or engine over ``data_dir`` does not export the model again. Returns ``data_dir``."""
+    source = model_cache / embedder.name / "model-int8.onnx"
+    assert source.is_file(), "the session embedder exports the model into model_cache when it is made"
+    target = data_dir / "models" / embedder.name / "model-int8.onnx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy(source, target)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def llm(tmp_path_factory: pytest.TempPathFactory):
+    """The suite's real chat model (TEST_MODEL via llama.cpp, in its supervised model process), made once."""
+    from docchat.components.llm.backends import build_llm
+
+    return build_llm(isolated_settings(tmp_path_factory.mktemp("llm") / "data"))
+
+
+class RecordingLLM:
+    """A chat model (the real one, in this suite) that records each call: the messages it was given and, for
+    streams, the pieces it yielded. ``calls`` counts both kinds (a test of abstention expects none)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.profile = inner, inner.name, inner.profile
+        self.prompts: list[list[dict[str, str]]] = []
+        self.streamed: list[list[str]] = []
+        self.calls = 0
+
+    def stream_chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
+        self.calls += 1
+        self.prompts.append(messages)
+        pieces: list[str] = []
+        self.streamed.append(pieces)
+        for piece in self.inner.stream_chat(messages, max_tokens):
+            pieces.append(piece)
+            yield piece
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
+        self.calls += 1
+        self.prompts.append(messages)
+        return self.inner.complete(messages, max_tokens)
+
+    def warm(self) -> None:
+        self.inner.warm()
+
+
+# -- stores and corpora ----------------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings over a fresh data dir, ignoring any DOCCHAT_* vars or docchat.toml of the developer."""
-    for key in list(os.environ):
-        if is_user_setting(key):
-            monkeypatch.delenv(key)
+    clear_user_settings(monkeypatch)
     monkeypatch.chdir(tmp_path)
     return Settings(data_dir=tmp_path / "data")
 

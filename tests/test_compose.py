@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from typer.testing import CliRunner
 
 from docchat.settings import Settings
 
-from .conftest import REPO
+from .conftest import REPO, free_port, seed_model
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -39,6 +38,7 @@ DEPLOYMENT_DOC = REPO / "docs" / "deployment.md"
 SETTINGS_ENV = {f"DOCCHAT_{name.upper()}" for name in Settings.model_fields}
 COMPOSE_ONLY_VARS = {"DOCCHAT_CORPUS_DIR"}  # host-side compose variables, never read by docchat itself
 UI_COMMAND = ["docchat", "ui", "--host", "0.0.0.0", "--port", "8501"]
+INGEST_COMMAND = ["docchat", "ingest", "/corpus"]
 API_COMMAND = ["docchat", "serve", "--host", "0.0.0.0", "--port", "8000"]
 API_KEY_ENV = {"DOCCHAT_API_KEY": "compose-test-key"}  # the api service refuses to resolve without it
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -303,7 +303,7 @@ def test_stack_shape(services: dict[str, dict]) -> None:
     assert "/api/v2/heartbeat" in " ".join(chroma["healthcheck"]["test"])
     assert "chroma-data:/data" in chroma["volumes"]
 
-    assert ingest["command"] == ["docchat", "ingest", "/corpus"]
+    assert ingest["command"] == INGEST_COMMAND
     assert "${DOCCHAT_CORPUS_DIR:-./corpus}:/corpus:ro" in ingest["volumes"]
     assert _environment(ingest)["DOCCHAT_CHROMA_URL"] == "${DOCCHAT_CHROMA_URL:-http://chroma:8000}"
     assert _depends_on(ingest) == {"chroma": "service_healthy"}
@@ -388,12 +388,6 @@ def health_server() -> Iterator[int]:
     server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_dockerfile_healthcheck_command_runs(health_server: int) -> None:
     [health] = [args for ins, args in _dockerfile_instructions() if ins == "HEALTHCHECK"]
     command = json.loads(health[health.index("CMD") + len("CMD") :].strip())
@@ -404,7 +398,7 @@ def test_dockerfile_healthcheck_command_runs(health_server: int) -> None:
         return subprocess.run(argv, capture_output=True, timeout=30).returncode
 
     assert run(health_server) == 0
-    assert run(_free_port()) != 0
+    assert run(free_port()) != 0
 
 
 def test_dockerignore_keeps_what_the_build_needs() -> None:
@@ -423,17 +417,40 @@ def test_dockerignore_keeps_what_the_build_needs() -> None:
     assert all(ignored(path) for path in [".venv", ".git", ".docchat", "corpus/full-stack-python.txt"])
 
 
-def test_ui_and_ingest_commands_take_the_compose_arguments() -> None:
+def test_ui_and_ingest_commands_take_the_compose_arguments(
+    settings: Settings, model_cache: Path, embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compose services' commands, run through the CLI: the ingest job ingests the folder it is given, and
+    the UI starts Streamlit listening on the host and port given (the process it would become is captured)."""
     from docchat.cli import app as cli_app
 
     runner = CliRunner()
-    ingest = runner.invoke(cli_app, ["ingest", "--help"])
-    assert ingest.exit_code == 0 and "PATHS" in ingest.output.upper()
-    ui = runner.invoke(cli_app, ["ui", "--help"])
-    if ui.exit_code != 0 and "No such command" in ui.output:
-        pytest.skip("`docchat ui` is not written yet")
-    assert ui.exit_code == 0, ui.output
-    assert "--host" in ui.output and "--port" in ui.output
+    env = {"DOCCHAT_DATA_DIR": str(seed_model(settings.data_dir, model_cache, embedder)), "COLUMNS": "400"}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text("# Notes\n\nCollab was built by the Consumer Financial Protection Bureau.\n")
+    ingest = runner.invoke(cli_app, [*INGEST_COMMAND[1:-1], str(corpus)], env=env)
+    assert ingest.exit_code == 0, ingest.output
+    assert "1 files seen, 1 added" in " ".join(ingest.output.split())
+
+    class Launched(Exception):
+        """Raised instead of replacing this process with Streamlit."""
+
+    launched: dict[str, object] = {}
+
+    def execve(path: str, argv: list[str], environ: dict[str, str]) -> None:
+        launched.update(path=path, argv=argv, env=environ)
+        raise Launched
+
+    monkeypatch.setattr(os, "execve", execve)
+    ui = runner.invoke(cli_app, UI_COMMAND[1:], env=env)
+    assert isinstance(ui.exception, Launched), ui.output
+    argv = launched["argv"]
+    assert launched["path"] == argv[0] == sys.executable and argv[1:4] == ["-m", "streamlit", "run"]
+    options = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert options["--server.address"] == "0.0.0.0" and options["--server.port"] == "8501"
+    assert options["--server.headless"] == "true"
+    assert "docchat UI on http://0.0.0.0:8501" in ui.output
 
 
 def test_serve_command_takes_the_compose_arguments() -> None:

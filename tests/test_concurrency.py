@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from app.engine import Engine
-from docchat.components.llm.backends import build_llm
 from docchat.errors import IngestLocked
 from docchat.lock import ingest_lock
 from docchat.settings import Settings
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, isolated_settings
 
 QUESTIONS = {
     "Which government agency built Collab?": "Government agencies",
@@ -34,14 +33,14 @@ def shared(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Settings
     root = tmp_path_factory.mktemp("conc")
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
-    settings = Settings(data_dir=root / "data")
+    settings = isolated_settings(root / "data")
     ingest_paths(settings, [corpus], embedder=embedder)
     return settings, corpus
 
 
-def test_four_concurrent_questions_each_get_their_own_complete_answer(shared, embedder) -> None:
+def test_four_concurrent_questions_each_get_their_own_complete_answer(shared, embedder, llm) -> None:
     settings, _ = shared
-    engine = Engine(settings, embedder=embedder, llm=build_llm(settings))
+    engine = Engine(settings, embedder=embedder, llm=llm)
     barrier = threading.Barrier(len(QUESTIONS))
 
     def ask(question: str):
@@ -75,7 +74,7 @@ def test_two_ingests_at_once_leave_no_duplicates(tmp_path: Path, embedder) -> No
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
     (corpus / "extra.md").write_text("# Extra\n\nSanic is a Python web framework built on uvloop.\n")
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = isolated_settings(tmp_path / "data")
     outcomes: list[object] = []
 
     def run() -> None:
@@ -90,7 +89,7 @@ def test_two_ingests_at_once_leave_no_duplicates(tmp_path: Path, embedder) -> No
     for thread in threads:
         thread.join()
     assert any(not isinstance(o, IngestLocked) for o in outcomes)
-    clean = Settings(data_dir=tmp_path / "clean")
+    clean = isolated_settings(tmp_path / "clean")
     ingest_paths(clean, [corpus], embedder=embedder)
     engine, reference = Engine(settings, embedder=embedder), Engine(clean, embedder=embedder)
     ids = engine.collection().get(include=[])["ids"]
@@ -101,7 +100,7 @@ def test_two_ingests_at_once_leave_no_duplicates(tmp_path: Path, embedder) -> No
 def test_new_chunks_are_seen_on_the_next_question(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = isolated_settings(tmp_path / "data")
     ingest_paths(settings, [corpus], embedder=embedder)
     engine = Engine(settings, embedder=embedder)  # a long-lived engine, as in the UI
     question = "Which framework is built on uvloop for fast HTTP responses?"

@@ -38,7 +38,7 @@ from docchat.settings import Settings
 from docchat.store import open_client, open_collection
 from ingest.embed import Embedder
 from ingest.pipeline import CRASH_ENV, ingest_paths
-from tests.conftest import FSP, fsp_sample, is_user_setting
+from tests.conftest import FSP, clean_environ, fsp_sample, isolated_settings, seed_model
 
 DOCCHAT = Path(sys.executable).parent / "docchat"
 COLLECTION = "faults"
@@ -61,30 +61,6 @@ PAGES = [
 EDITED, REMOVED = PAGES[3], PAGES[7]
 ADDED = "content/pages/05-deployment/19-nginx.markdown"
 QUESTION = "How do I deploy a Flask application with a WSGI server?"
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not is_user_setting(k)}
-
-
-def isolated_settings(data_dir: Path, **updates: object) -> Settings:
-    """Settings over ``data_dir`` that ignore the developer's DOCCHAT_* variables and docchat.toml."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        for key in list(os.environ):
-            if is_user_setting(key):
-                monkeypatch.delenv(key)
-        monkeypatch.chdir(data_dir.parent)
-        return Settings(data_dir=data_dir, **updates)
-
-
-def seed_model(data_dir: Path, model_cache: Path, embedder: Embedder) -> None:
-    """Link the session's ONNX export into ``data_dir``, so a CLI run does not export the model again."""
-    target = data_dir / "models" / embedder.name / "model-int8.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(model_cache / embedder.name / "model-int8.onnx", target)
-    except OSError:
-        shutil.copy(model_cache / embedder.name / "model-int8.onnx", target)
 
 
 def edit_corpus(root: Path) -> None:
@@ -121,7 +97,7 @@ def dump_store(data_dir: Path) -> dict:
     """The store as another process sees it (an in-process client would cache what a later run changes)."""
     done = subprocess.run(
         [sys.executable, "-c", DUMP, str(data_dir), COLLECTION],
-        env=clean_env(), capture_output=True, text=True, timeout=300,
+        env=clean_environ(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
@@ -208,7 +184,7 @@ def test_sigkill_then_rerun_equals_a_clean_run(
     root = fsp_sample(tmp_path, PAGES)
     data_dir = tmp_path / "data"
     seed_model(data_dir, model_cache, embedder)
-    env = clean_env() | {"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_EMBED_BATCH_SIZE": "8", "COLUMNS": "400"}
+    env = clean_environ() | {"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_EMBED_BATCH_SIZE": "8", "COLUMNS": "400"}
     command = [str(DOCCHAT), "ingest", str(root), "--collection", COLLECTION]
 
     def run(extra: dict[str, str]) -> subprocess.CompletedProcess:
@@ -345,7 +321,7 @@ def test_full_disk_gives_a_clear_error_and_other_collections_still_answer(
     that collection, even after space is freed; a new process recovers (the re-run below)."""
     fs = tmpfs(48)
     data_dir = fs.path / "data"
-    env = clean_env() | cli_env(data_dir, tmp_path / "models" / "models", embedder, model_cache)
+    env = clean_environ() | cli_env(data_dir, tmp_path / "models" / "models", embedder, model_cache)
     small = isolated_settings(data_dir, collection="small")
     ingest_paths(small, [fsp_sample(tmp_path / "small", SMALL)], embedder=embedder)
     assert_answers(small, embedder)

@@ -35,7 +35,7 @@ from ingest.document import LoadedDocument, LoadError
 from ingest.embed import Embedder
 from ingest.loaders import load_file
 from ingest.pipeline import ingest_paths
-from tests.conftest import is_user_setting
+from tests.conftest import clean_environ, seed_model
 from tests.test_loaders import make_pdf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,19 +182,36 @@ def test_front_matter_billion_laughs_and_bad_dates_do_not_blow_up() -> None:
     assert dated.blocks  # an impossible date (ValueError in PyYAML) is not a crash
 
 
+LEVELS = 20_000
+# What each pathological page says, word by word, and under which heading path.
+READ_AS = {
+    "nested-divs": (["para"] * LEVELS, ()),
+    "nested-headings": (["text"], ("t",)),  # each <h2> opened inside another is the next heading "t"
+    "nested-spans": (["t"] * LEVELS, ()),
+    "loose-entities": (["a", "&", "b"] * LEVELS, ()),
+    "unclosed-paragraphs": (["t"] * LEVELS, ()),
+}
+DROPS_OUTER_TEXT = pytest.mark.xfail(
+    strict=True,
+    reason="html.parser nests unclosed <p>s; the loader keeps only leaf blocks, so the text of a block that "
+    "holds another block is dropped (1 of 20,000 't's read; also '<div>intro<p>x</p></div>' loses 'intro')",
+)
+
+
 @pytest.mark.parametrize(
     "shape",
-    ["nested-divs", "nested-headings", "nested-spans", "loose-entities", "unclosed-paragraphs"],
-)
+    [*(shape for shape in READ_AS if shape != "unclosed-paragraphs"),
+     pytest.param("unclosed-paragraphs", marks=DROPS_OUTER_TEXT)],
+)  # fmt: skip
 def test_html_loader_reads_20000_levels_of_pathological_markup(shape: str) -> None:
-    """Each shape took quadratic time before (20,000 levels: 30 s to minutes). How the time grows with
-    the depth is measured by ``bench/loaders.py`` (a benchmark, not a timed test)."""
-    try:
-        document = load_file(Path("shape.html"), pathological_html(shape, 20_000).encode())
-    except LoadError as error:  # a one-line reason is an accepted outcome
-        assert "\n" not in str(error)
-    else:
-        assert document.blocks and all(block.text.strip() for block in document.blocks)
+    """Each shape took quadratic time before (20,000 levels: 30 s to minutes); the page is valid HTML, so it is
+    read (a LoadError fails the test), every word of it, in order. How the time grows with the depth is measured
+    by ``bench/loaders.py`` (a benchmark, not a timed test)."""
+    words, headings = READ_AS[shape]
+    document = load_file(Path("shape.html"), pathological_html(shape, LEVELS).encode())
+    assert " ".join(block.text for block in document.blocks).split() == words
+    assert {block.headings for block in document.blocks} == {headings}
+    assert all(1 <= block.start_line <= block.end_line for block in document.blocks)
 
 
 def test_rst_loader_reads_10000_paragraphs() -> None:
@@ -320,7 +337,7 @@ def test_50mb_single_line_file_ingests(settings: Settings, tmp_path: Path) -> No
     write_single_line(root / "single-line.txt", settings.max_file_mb - 0.1)  # just under DOCCHAT_MAX_FILE_MB
     expected["single-line.txt"] = INGESTED
 
-    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
+    env = clean_environ()
     done = subprocess.run(
         [sys.executable, str(HUGE_FILE_SCRIPT), str(root), str(tmp_path / "data")],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800,
@@ -335,13 +352,6 @@ def test_50mb_single_line_file_ingests(settings: Settings, tmp_path: Path) -> No
 
 
 # -- the CLI with odd names -------------------------------------------------------------------------------
-
-
-def seed_model(data_dir: Path, model_cache: Path, embedder: Embedder) -> None:
-    """Link the session's ONNX export into the data dir, so the CLI's embedder does not export again."""
-    target = data_dir / "models" / embedder.name / "model-int8.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.link(model_cache / embedder.name / "model-int8.onnx", target)
 
 
 def test_cli_takes_dash_and_space_paths(

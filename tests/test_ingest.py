@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import signal
@@ -34,7 +33,7 @@ from ingest.discover import discover
 from ingest.embed import Embedder
 from ingest.loaders import load_file
 from ingest.pipeline import IngestReport, ingest_paths
-from tests.conftest import CORPUS, fsp_sample, is_user_setting
+from tests.conftest import CORPUS, clean_environ, fsp_sample, isolated_settings, seed_model
 from tests.test_loaders import make_pdf
 
 SANIC = "content/pages/04-web-development/09-sanic.markdown"
@@ -209,12 +208,6 @@ def span_contains(lines: list[str], start: int, end: int, text: str, fmt: str) -
 # -- fixtures ---------------------------------------------------------------------------------------------
 
 
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if is_user_setting(key):
-            monkeypatch.delenv(key)
-
-
 @dataclass
 class Built:
     settings: Settings
@@ -227,10 +220,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Built:
     """``corpus/`` plus six Full Stack Python pages plus a long-headed page, ingested once for the module."""
     base = tmp_path_factory.mktemp("built")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        clean_env(monkeypatch)
-        monkeypatch.chdir(base)
-        settings = Settings(data_dir=base / "data")
+    settings = isolated_settings(base / "data")
     corpus = base / "corpus"
     shutil.copytree(CORPUS, corpus)
     fsp = fsp_sample(base, SAMPLE)
@@ -249,16 +239,6 @@ def cli_env(settings: Settings, embedder: Embedder, model_cache: Path) -> dict[s
     """Env for ``docchat`` over ``settings.data_dir``, its ONNX export seeded from the session's (no re-export)."""
     seed_model(settings.data_dir, model_cache, embedder)
     return {"DOCCHAT_DATA_DIR": str(settings.data_dir), "COLUMNS": "400"}
-
-
-def seed_model(data_dir: Path, model_cache: Path, embedder: Embedder) -> None:
-    target = data_dir / "models" / embedder.name / "model-int8.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = model_cache / embedder.name / "model-int8.onnx"
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy(source, target)
 
 
 def run_cli(args: list[str], env: dict[str, str]):
@@ -697,7 +677,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
 
     data_dir = tmp_path / "killed-data"
     seed_model(data_dir, model_cache, embedder)
-    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
+    env = clean_environ()
     env |= {"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_EMBED_BATCH_SIZE": "8", "COLUMNS": "400"}
     command = [sys.executable, "-m", "docchat.cli", "ingest", str(root), "--collection", collection]
     log = tmp_path / "killed.log"
@@ -736,7 +716,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
 def test_first_cli_ingest_exports_the_model_without_library_chatter(tmp_path: Path) -> None:
     """The first ingest into an empty data dir makes the ONNX export; the libraries it uses must not
     leave a root log handler (bm25s's DEBUG records were printed after it) or a weights progress bar."""
-    env = {k: v for k, v in os.environ.items() if not is_user_setting(k)}
+    env = clean_environ()
     env |= {"DOCCHAT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
     command = [str(Path(sys.executable).parent / "docchat"), "ingest", str(CORPUS)]
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)

@@ -5,10 +5,7 @@ Plus unit tests of the UI's text helpers, the upload sanitiser and the launcher'
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,7 @@ from docchat.errors import DocchatError
 from docchat.settings import Settings
 from ingest.embed import Embedder
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS, is_user_setting
+from tests.conftest import CORPUS, clear_user_settings, free_port, seed_model
 
 TIMEOUT = 240  # seconds for one script run: SmolLM2 on 2 shared cores can take a while
 ZOO_DOC = """# Zebras
@@ -49,23 +46,10 @@ def texts(block) -> str:
     return "\n".join(parts)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def new_data_dir(path: Path, model_cache: Path, embedder: Embedder) -> Path:
-    """An empty data dir that already holds the ONNX export (so the page does not export it again)."""
-    assert embedder.dimension  # the session embedder has exported the model into model_cache
-    shutil.copytree(model_cache, path / "models", dirs_exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, embedder: Embedder) -> Path:
     """A data dir with two collections: ``default`` (./corpus) and ``zoo`` (one page about zebras)."""
-    data_dir = new_data_dir(tmp_path_factory.mktemp("ui-store"), model_cache, embedder)
+    data_dir = seed_model(tmp_path_factory.mktemp("ui-store"), model_cache, embedder)
     zoo = tmp_path_factory.mktemp("zoo-docs")
     (zoo / "zebras.md").write_text(ZOO_DOC, encoding="utf-8")
     for name, folder in (("default", CORPUS), ("zoo", zoo)):
@@ -86,9 +70,7 @@ def _free_engines():
 @pytest.fixture
 def page_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """Run the page with only the DOCCHAT_* variables a test sets (and no docchat.toml)."""
-    for key in list(os.environ):
-        if is_user_setting(key):
-            monkeypatch.delenv(key)
+    clear_user_settings(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
     def use(data_dir: Path, **variables: str) -> AppTest:
@@ -164,14 +146,23 @@ def test_switching_collection_answers_from_it(page_env, store: Path) -> None:
 
 
 @pytest.mark.slow
-def test_collection_from_environment(page_env, store: Path) -> None:
+def test_collection_from_environment_is_the_one_answered_from(page_env, store: Path) -> None:
+    """DOCCHAT_COLLECTION=zoo: the page opens on zoo and answers from it. The Collab question, which the default
+    collection answers with sources, finds nothing in zoo (abstains before the model is asked)."""
     app = page_env(store, collection="zoo")
     assert app.sidebar.selectbox[0].value == "zoo"
+    ask(app, "Which government agency built Collab?")
+    assert "The documents do not cover this." in texts(app.chat_message[1])
+    assert not sources(app)
+    turns = app.session_state["chats"]["zoo"]
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert {p.source for p in turns[1]["answer"].retrieved} == {"zebras.md"}  # zoo's only document
+    assert app.session_state["chats"].get("default", []) == []
 
 
 @pytest.mark.slow
 def test_no_collection_yet_says_how_to_ingest(page_env, tmp_path: Path, model_cache: Path, embedder) -> None:
-    app = page_env(new_data_dir(tmp_path / "empty", model_cache, embedder))
+    app = page_env(seed_model(tmp_path / "empty", model_cache, embedder))
     assert "No documents yet" in texts(app.sidebar)
     ask(app, "Which government agency built Collab?")
     shown = texts(app.chat_message[1])
@@ -199,7 +190,7 @@ def test_empty_question(page_env, store: Path) -> None:
 
 @pytest.mark.slow
 def test_upload_ingests_and_reports_skipped_files(page_env, tmp_path: Path, model_cache: Path, embedder) -> None:
-    data_dir = new_data_dir(tmp_path / "data", model_cache, embedder)
+    data_dir = seed_model(tmp_path / "data", model_cache, embedder)
     app = page_env(data_dir)
     app.sidebar.text_input[0].set_value("uploads-test")
     app.sidebar.file_uploader[0].set_value(
