@@ -51,3 +51,13 @@ def test_marker_detection() -> None:
     assert is_refusal("Sorry. NO_ANSWER")  # nothing else of substance said
     assert not is_refusal("The CFPB built Collab [1]. The documents do not cover its licence.")
     assert may_be_marker("NO_") and may_be_marker(" NO_ANSWER, since") and not may_be_marker("No single")
+
+
+def test_self_check_turns_a_no_into_a_refusal(store, embedder) -> None:
+    """With the profile's self_check on, the model is asked whether the passages state its answer; the stand-in
+    replies the same text to every request, so a reply opening with "No" answers that check with a no."""
+    reply = "No single agency: the Consumer Financial Protection Bureau built Collab [1]."
+    _, unchecked = stream_with_reply(store, embedder, reply)
+    _, checked = stream_with_reply(store, embedder, reply, llm_profile_overrides={"self_check": True})
+    assert not unchecked.answer.abstained
+    assert checked.answer.abstained and "self_check" in checked.answer.timings
