@@ -314,8 +314,8 @@ CONFIG = """# my settings
 collection = "notes"   # keep me
 llm_model_path = "/old/model.gguf"
 
-[extra]
-colour = "blue"
+[llm_profile_overrides]
+repeat_penalty = 1.2
 """
 
 
@@ -326,7 +326,7 @@ def test_use_records_the_choice_and_keeps_the_rest(tmp_path: Path, monkeypatch: 
 
     assert use("qwen2.5-coder-1.5b", config) == ("llm_model", "qwen2.5-coder-1.5b")
     text = config.read_text(encoding="utf-8")
-    assert "# my settings" in text and 'collection = "notes"   # keep me' in text and 'colour = "blue"' in text
+    assert "# my settings" in text and 'collection = "notes"   # keep me' in text and 'repeat_penalty = 1.2' in text
     assert "llm_model_path" not in text
     monkeypatch.setenv("DOCCHAT_CONFIG", str(config))
     loaded = Settings()
@@ -339,7 +339,7 @@ def test_use_records_the_choice_and_keeps_the_rest(tmp_path: Path, monkeypatch: 
     loaded = Settings()
     assert loaded.llm_model_path == model.resolve()
     assert "llm_model =" not in config.read_text(encoding="utf-8")
-    assert 'colour = "blue"' in config.read_text(encoding="utf-8")
+    assert "repeat_penalty = 1.2" in config.read_text(encoding="utf-8")
 
 
 def test_use_validates_first(tmp_path: Path) -> None:
