@@ -20,9 +20,14 @@ def template(name: str) -> str:
 REFUSAL_MARKER = "NO_ANSWER"  # what the system prompt asks the model to reply when the passages lack the answer
 
 
+def _bare(reply: str) -> str:
+    """A short reply without surrounding white space, emphasis, quotes and full stops (as models decorate it)."""
+    return reply.strip().strip("*`\"'.").strip()
+
+
 def is_refusal(generated: str) -> bool:
     """Whether the model gave the refusal marker: it opens the reply, or nothing else of substance is said."""
-    text = generated.strip().strip("*`\"'.").strip()
+    text = _bare(generated)
     if text.upper().startswith(REFUSAL_MARKER):
         return True
     return REFUSAL_MARKER in text and len(text.replace(REFUSAL_MARKER, "").split()) < 4
@@ -81,7 +86,7 @@ def verify_messages(
 
 def says_no(reply: str) -> bool:
     """Whether a YES/NO reply is a no."""
-    return reply.strip().strip("*`\"'.").upper().startswith("NO")
+    return _bare(reply).upper().startswith("NO")
 
 
 def condense_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -326,7 +326,7 @@ def test_use_records_the_choice_and_keeps_the_rest(tmp_path: Path, monkeypatch: 
 
     assert use("qwen2.5-coder-1.5b", config) == ("llm_model", "qwen2.5-coder-1.5b")
     text = config.read_text(encoding="utf-8")
-    assert "# my settings" in text and 'collection = "notes"   # keep me' in text and 'repeat_penalty = 1.2' in text
+    assert "# my settings" in text and 'collection = "notes"   # keep me' in text and "repeat_penalty = 1.2" in text
     assert "llm_model_path" not in text
     monkeypatch.setenv("DOCCHAT_CONFIG", str(config))
     loaded = Settings()

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from docchat.components.llm.catalog import GGUF_MAGIC, KNOWN_MODELS, resolve_model_path
 from docchat.components.llm.profiles import ModelProfile, get_profile
 from docchat.components.llm.server import LlamaServer, LLMUnavailable, ModelCrashed
 
@@ -224,10 +225,6 @@ class LocalLlamaChat(OpenAIChat):
         self.url = self.server.base_url()
         return self.url
 
-    def warm(self) -> None:
-        """Start the model process and answer one token (the model is then in memory)."""
-        super().warm()
-
     def _unavailable(self, error: Exception) -> LLMUnavailable:
         reason = self.server.wait_exit(timeout=2.0)
         if reason is None:
@@ -348,7 +345,7 @@ def check_gguf(path: Path) -> Path:
     except OSError as e:
         reason = "does not exist" if not path.exists() else f"cannot be read ({e.strerror or e})"
         raise LLMUnavailable(f"The model file {path} {reason}; {fix}.") from e
-    if magic != b"GGUF":
+    if magic != GGUF_MAGIC:
         raise LLMUnavailable(f"The model file {path} is not a GGUF file; {fix}.")
     return path.resolve()
 
@@ -359,8 +356,6 @@ def profile_name(settings: Settings) -> str:
         return settings.llm_profile
     if settings.llm_backend != "llamacpp" or settings.llm_model_path is not None:
         return "default"
-    from docchat.components.llm.catalog import KNOWN_MODELS
-
     known = KNOWN_MODELS.get(settings.llm_model)
     return known.profile if known else "default"
 
@@ -386,8 +381,6 @@ def model_path(settings: Settings) -> Path:
     """The GGUF file of the llamacpp backend (checked); LLMUnavailable with the fix otherwise."""
     if settings.llm_model_path is not None:
         return check_gguf(settings.llm_model_path)
-    from docchat.components.llm.catalog import resolve_model_path
-
     return check_gguf(resolve_model_path(settings))
 
 
