@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.schema import AnswerSentence, Citation, Passage
-from app.sentences import STOPWORDS, content_words, split_sentences
+from docchat.app.schema import AnswerSentence, Citation, Passage
+from docchat.app.sentences import STOPWORDS, content_words, split_sentences
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SOURCES = r"(?:passages?|documents?|text|context|sources?|excerpts?)"

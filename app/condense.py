@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.prompt import condense_messages
-from app.sentences import content_words
+from docchat.app.prompt import condense_messages
+from docchat.app.sentences import content_words
 from docchat.components.llm.backends import ChatLLM
 
 _REFERS_BACK = re.compile(

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.citations import SentenceVectors, passage_sentences
-from app.schema import Passage
+from docchat.app.citations import SentenceVectors, passage_sentences
+from docchat.app.schema import Passage
 
 
 def fit_passages(

@@ -11,23 +11,23 @@ from collections.abc import Iterator
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from app.citations import SentenceVectors, check_answer, on_topic
-from app.condense import standalone_question
-from app.context import fit_passages
-from app.extractive import extractive_answer
-from app.prompt import answer_messages, is_refusal, may_be_marker, refusal_text, says_no, verify_messages
-from app.repetition import LoopGuard, has_loop
-from app.rerank import Reranker, make_reranker
-from app.retrieve import hybrid_search
-from app.schema import Answer, Event, Final, Passage, Retrieved, Token
-from docchat.bm25 import LexicalIndexCache
+from docchat.app.citations import SentenceVectors, check_answer, on_topic
+from docchat.app.condense import standalone_question
+from docchat.app.context import fit_passages
+from docchat.app.extractive import extractive_answer
+from docchat.app.prompt import answer_messages, is_refusal, may_be_marker, refusal_text, says_no, verify_messages
+from docchat.app.repetition import LoopGuard, has_loop
+from docchat.app.rerank import Reranker, make_reranker
+from docchat.app.retrieve import hybrid_search
+from docchat.app.schema import Answer, Event, Final, Passage, Retrieved, Token
+from docchat.components.bm25 import LexicalIndexCache
+from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
 from docchat.components.llm.profiles import ModelProfile
 from docchat.components.llm.server import LLMUnavailable
-from docchat.errors import DocchatError
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.embed import Embedder, make_embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
 
 MIN_SUPPORTED_SHARE = 0.5  # below this share of supported sentences, answer with quotes instead
 QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."

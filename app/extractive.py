@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences
-from app.schema import AnswerSentence, Passage
-from app.sentences import content_words
+from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences
+from docchat.app.schema import AnswerSentence, Passage
+from docchat.app.sentences import content_words
 
 QUOTED_PREFIX = "From the documents:"
 

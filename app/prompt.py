@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from app.schema import Passage
+from docchat.app.schema import Passage
 
 MAX_HISTORY_TURNS = 4
 MAX_TURN_CHARS = 600

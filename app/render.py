@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.schema import Answer
+from docchat.app.schema import Answer
 
 
 def lines_label(unit: str, lines: tuple[int, int]) -> str:

@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from app.schema import Passage
-from docchat.errors import DocchatError
+from docchat.app.schema import Passage
+from docchat.core.errors import DocchatError
 
 
 class Reranker(Protocol):

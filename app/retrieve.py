@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
-from app.schema import Passage
-from docchat.bm25 import LexicalIndex
+from docchat.app.schema import Passage
+from docchat.components.bm25 import LexicalIndex
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:

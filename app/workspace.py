@@ -15,13 +15,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from app.engine import Engine
-from docchat.errors import DocchatError
-from docchat.settings import Settings
-from docchat.store import CollectionInfo, list_collections
-from ingest.embed import Embedder
-from ingest.loaders import SUPPORTED_SUFFIXES
-from ingest.pipeline import IngestReport, Progress, ingest_paths
+from docchat.app.engine import Engine
+from docchat.components.embedding import Embedder
+from docchat.components.store import CollectionInfo, list_collections
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
+from docchat.ingest.loaders import SUPPORTED_SUFFIXES
+from docchat.ingest.pipeline import IngestReport, Progress, ingest_paths
 
 UPLOAD_SUFFIXES = tuple(sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES))
 MAX_NAME_CHARS = 120

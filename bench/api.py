@@ -1,6 +1,6 @@
 """API under concurrent clients: 1, 4 and 8 threads, each with the official openai client, against ``docchat serve``.
 
-The server runs in its own process (``python -m docchat.cli serve`` on a free loopback port, with a random key)
+The server runs in its own process (``python -m docchat.cli.main serve`` on a free loopback port, with a random key)
 over the Full Stack Python corpus ingested into ``bench/out/data``, collection ``bench-fsp`` (the store
 bench/query.py uses; reused when present, only changes are ingested). Every client asks the same answerable
 questions of eval/sets/fullstackpython.jsonl (10 by default), streamed, each client starting at a different
@@ -71,7 +71,7 @@ def start_server(data_dir: Path, port: int, key: str, log_path: Path) -> subproc
     import httpx
 
     env = {**os.environ, "DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_COLLECTION": COLLECTION, "DOCCHAT_API_KEY": key}
-    command = [sys.executable, "-m", "docchat.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "docchat.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     deadline = time.monotonic() + START_TIMEOUT
@@ -166,7 +166,7 @@ def main() -> None:
     counts = sorted({1, *(int(n) for n in args.clients.split(",") if n.strip())})
 
     from bench.query import ensure_ingested
-    from docchat.settings import Settings
+    from docchat.core.settings import Settings
 
     settings = Settings(data_dir=args.data_dir, collection=COLLECTION)
     print(f"machine: {machine_line()}")

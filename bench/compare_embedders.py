@@ -1,7 +1,7 @@
 """Compare packaged embedding models on dense retrieval over the Full Stack Python corpus.
 
 For every candidate that is installed, the corpus is ingested with docchat's own pipeline
-(``ingest.pipeline.ingest_paths``, same chunker, same Chroma store) into a temporary data dir,
+(``docchat.ingest.pipeline.ingest_paths``, same chunker, same Chroma store) into a temporary data dir,
 then each ``answerable``/``multihop`` question of ``eval/sets/fullstackpython.jsonl`` is embedded
 with the same model and the top-20 chunks are fetched from Chroma. A question is a hit at k when
 one of its first k chunks comes from one of its ``gold_sources``; MRR uses the rank of the first
@@ -39,11 +39,11 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from docchat.settings import Settings  # noqa: E402
-from docchat.store import open_client  # noqa: E402
-from ingest.discover import matches  # noqa: E402
-from ingest.embed import Embedder, resolve_model_path  # noqa: E402
-from ingest.pipeline import ingest_paths  # noqa: E402
+from docchat.components.embedding import Embedder, resolve_model_path  # noqa: E402
+from docchat.components.store import open_client  # noqa: E402
+from docchat.core.settings import Settings  # noqa: E402
+from docchat.ingest.discover import matches  # noqa: E402
+from docchat.ingest.pipeline import ingest_paths  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpora" / "fullstackpython"
 QUESTIONS = REPO / "eval" / "sets" / "fullstackpython.jsonl"
@@ -55,7 +55,7 @@ BASELINE = "all-MiniLM-L6-v2"  # docchat's KNOWN_MODELS name, from the gt-all-mi
 class OnnxMeanPoolEmbedder:
     """Adapter for a bare ONNX sentence encoder (no tokenizer, no sentence-transformers config).
 
-    Same surface as ``ingest.embed.Embedder`` as far as ``ingest_paths`` and this benchmark use it:
+    Same surface as ``docchat.components.embedding.Embedder`` as far as ``ingest_paths`` and this benchmark use it:
     ``name``, ``backend``, ``batch_size``, ``dimension``, ``count_tokens``, ``embed``, ``embed_query``.
     Mean-pools the 3-d float output named ``output`` over the attention mask, L2-normalises.
     """

@@ -49,7 +49,7 @@ class StandInEmbedder:
         import numpy as np
         from tokenizers import Tokenizer
 
-        from ingest.embed import resolve_model_path
+        from docchat.components.embedding import resolve_model_path
 
         self._np = np
         self._tokenizer = Tokenizer.from_file(str(resolve_model_path("all-MiniLM-L6-v2") / "tokenizer.json"))
@@ -69,9 +69,9 @@ def ingest_once(root: Path, data_dir: Path) -> dict:
     """Ingest ``root`` into ``data_dir``; what was stored, the time and this process's peak RSS."""
     sys.path.insert(0, str(REPO))
     import docchat  # noqa: F401  (offline, no-telemetry environment first)
-    from docchat.settings import Settings
-    from docchat.store import open_client
-    from ingest.pipeline import ingest_paths
+    from docchat.components.store import open_client
+    from docchat.core.settings import Settings
+    from docchat.ingest.pipeline import ingest_paths
 
     settings = Settings(data_dir=data_dir)
     started = time.perf_counter()

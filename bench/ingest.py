@@ -129,7 +129,7 @@ def check(child: Child, what: str) -> None:
 def export_onnx(models_dir: Path, scratch: Path) -> float:
     """The one-off ONNX int8 export (docchat does it on first use), in its own child; returns seconds."""
     code = (
-        "import sys; from pathlib import Path; import docchat; from ingest.embed import Embedder; "
+        "import sys; from pathlib import Path; import docchat; from docchat.components.embedding import Embedder; "
         f"Embedder({MODEL!r}, 'onnx-int8', Path(sys.argv[1]))"
     )
     child = run_child([sys.executable, "-c", code, str(models_dir)], child_env(), scratch)
@@ -159,7 +159,7 @@ def docchat_run(corpus: Path, data_dir: Path, scratch: Path, backend: str | None
     env = child_env(DOCCHAT_DATA_DIR=str(data_dir), COLUMNS="1000")
     if backend:
         env["DOCCHAT_EMBED_BACKEND"] = backend
-    command = [sys.executable, "-m", "docchat.cli", "ingest", str(corpus), "-c", "bench"]
+    command = [sys.executable, "-m", "docchat.cli.main", "ingest", str(corpus), "-c", "bench"]
     child = run_child(command, env, scratch)
     check(child, f"docchat ingest ({backend or 'default backend'})")
     found = _SUMMARY.search(" ".join(child.stderr.split()))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo before bench/ (bench/ingest.py)
 
-from ingest.document import LoadError
-from ingest.loaders import load_file
+from docchat.ingest.document import LoadError
+from docchat.ingest.loaders import load_file
 
 SHAPES = ("nested-divs", "nested-headings", "nested-spans", "loose-entities", "unclosed-paragraphs")
 

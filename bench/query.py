@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 import docchat  # noqa: E402,F401  (offline, no-telemetry environment first)
 from bench.machine import machine_line, percentiles  # noqa: E402
-from docchat.settings import Settings  # noqa: E402
+from docchat.core.settings import Settings  # noqa: E402
 
 TARGETS = {"retrieve+rerank median (ms)": 150.0, "first token median (s)": 2.5, "total median (s)": 8.0}
 
@@ -36,8 +36,8 @@ def questions(count: int) -> list[str]:
 
 def ensure_ingested(settings: Settings, corpus: Path) -> None:
     """Ingest the corpus (incremental: seconds when already there)."""
-    from ingest.embed import make_embedder
-    from ingest.pipeline import ingest_paths
+    from docchat.components.embedding import make_embedder
+    from docchat.ingest.pipeline import ingest_paths
 
     started = time.perf_counter()
     report = ingest_paths(settings, [corpus], embedder=make_embedder(settings))
@@ -47,8 +47,8 @@ def ensure_ingested(settings: Settings, corpus: Path) -> None:
 
 def bench_docchat(settings: Settings, qs: list[str], llm_count: int) -> dict[str, list[float]]:
     """Per-question timings of the engine: retrieval for all, the full answer for ``llm_count``."""
-    from app.engine import Engine
-    from app.schema import Final
+    from docchat.app.engine import Engine
+    from docchat.app.schema import Final
 
     engine = Engine(settings)
     engine.retrieve("warm up the models and the BM25 index")

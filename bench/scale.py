@@ -8,12 +8,12 @@ plus noise (clustered like real data; embedding cost is not what is measured). A
 - add: chunks/s of ``collection.add`` in max-batch pieces (for the chunks added since the last size);
 - the whole-collection scans an ingest makes: ``iter_rows`` of every row's metadata (ingest counts
   documents with it at the end of every run) and of one root (ingest start), and ``list_collections``;
-- BM25: a full ``docchat.bm25.rebuild`` of the tantivy side index from the stored chunks, in a fresh
+- BM25: a full ``docchat.components.bm25.rebuild`` of the tantivy side index from the stored chunks, in a fresh
   process (what repairing an index left unfinished by a killed ingest costs): seconds, peak RSS, size
   on disk. Ingest itself never does this on a healthy index: it updates the index in place;
 - a fresh reader process (like the UI): time to open the store and the BM25 index, RSS after
   loading, then 50 real questions (real query embeddings): median and p95 of dense (Chroma query),
-  BM25 search and fused (``app.retrieve.hybrid_search``) latency, and the first (cold) fused query;
+  BM25 search and fused (``docchat.app.retrieve.hybrid_search``) latency, and the first (cold) fused query;
 - an incremental ``ingest_paths`` of 3 small files (new, or changed since the last run) into the big
   collection, in a fresh process: seconds, stages and peak RSS (what adding a file costs at that size);
 - disk size of the data dir.
@@ -180,10 +180,10 @@ def probe(data_dir: Path, collection_name: str, queries_file: Path) -> dict:
     """In a fresh process: load the store and the BM25 index as a reader would, then time retrieval."""
     import numpy as np
 
-    from app.retrieve import hybrid_search
-    from docchat.bm25 import LexicalIndexCache
-    from docchat.settings import Settings
-    from docchat.store import open_client
+    from docchat.app.retrieve import hybrid_search
+    from docchat.components.bm25 import LexicalIndexCache
+    from docchat.components.store import open_client
+    from docchat.core.settings import Settings
 
     payload = json.loads(queries_file.read_text())
     texts, vectors = payload["questions"], np.asarray(payload["vectors"], dtype=np.float32)
@@ -218,9 +218,9 @@ def probe(data_dir: Path, collection_name: str, queries_file: Path) -> dict:
 
 def rebuild_index(data_dir: Path) -> dict:
     """In a fresh process: rebuild the collection's BM25 index from its chunks."""
-    from docchat import bm25
-    from docchat.settings import Settings
-    from docchat.store import open_client
+    from docchat.components import bm25
+    from docchat.components.store import open_client
+    from docchat.core.settings import Settings
 
     settings = Settings(data_dir=data_dir, collection=COLLECTION)
     collection = open_client(settings).get_collection(COLLECTION)
@@ -232,9 +232,9 @@ def rebuild_index(data_dir: Path) -> dict:
 
 def ingest_small(data_dir: Path, root: Path) -> dict:
     """In a fresh process: ``ingest_paths`` of a small folder into the big collection."""
-    from docchat.settings import Settings
-    from ingest.embed import make_embedder
-    from ingest.pipeline import ingest_paths
+    from docchat.components.embedding import make_embedder
+    from docchat.core.settings import Settings
+    from docchat.ingest.pipeline import ingest_paths
 
     settings = Settings(data_dir=data_dir, collection=COLLECTION)
     embedder = make_embedder(settings)
@@ -274,7 +274,7 @@ def small_folder(base: Path, size: int) -> Path:
 
 def grow(collection, synthetic: Synthetic, target: int, max_batch: int) -> tuple[int, float]:
     """Add chunks until the collection holds ``target`` synthetic ones; (chunks added, seconds in add)."""
-    from docchat.store import update_metadata
+    from docchat.components.store import update_metadata
 
     start = collection.count()
     spent = 0.0
@@ -290,9 +290,9 @@ def grow(collection, synthetic: Synthetic, target: int, max_batch: int) -> tuple
 
 
 def measure(args: argparse.Namespace) -> None:
-    from docchat.settings import Settings
-    from docchat.store import iter_rows, list_collections, open_client, open_collection
-    from ingest.embed import make_embedder
+    from docchat.components.embedding import make_embedder
+    from docchat.components.store import iter_rows, list_collections, open_client, open_collection
+    from docchat.core.settings import Settings
 
     data_dir = args.data_dir.resolve()
     if args.fresh:

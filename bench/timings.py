@@ -201,7 +201,7 @@ def cli(args: list[str], env: dict[str, str]) -> Callable[[], str]:
     """The ``docchat`` CLI in this process; its exit code and output."""
     from typer.testing import CliRunner
 
-    from docchat.cli import app
+    from docchat.cli.main import app
 
     def run() -> str:
         result = CliRunner().invoke(app, args, env=env)
@@ -225,8 +225,8 @@ def main() -> None:
 
     import docchat  # noqa: F401  (offline, no-telemetry environment first)
     from bench.machine import machine_line
-    from docchat.settings import Settings
-    from docchat.store import open_client
+    from docchat.components.store import open_client
+    from docchat.core.settings import Settings
 
     for key in [key for key in os.environ if key.startswith("DOCCHAT_")]:
         del os.environ[key]  # the developer's DOCCHAT_* settings do not apply here
@@ -267,7 +267,7 @@ def main() -> None:
             silent.close()
 
     print(f"\n{args.repeat} runs each, in this process. timeout: DOCCHAT_CHROMA_TIMEOUT, which bounds connecting and")
-    print("the heartbeat; a request after the heartbeat may take 6 times as long (docchat.store)\n")
+    print("the heartbeat; a request after the heartbeat may take 6 times as long (docchat.components.store)\n")
     print(f"| {'case':<46} | {'timeout':>9} | median s | max s | outcome |")
     print(f"|{'-' * 48}|{'-' * 11}|----------|-------|---------|")
     for row in rows:

@@ -1,5 +1,4 @@
-"""docchat's evaluation: question sets (``eval/sets``), committed baselines and the runner (``eval.runner``).
+"""docchat's evaluation: question sets (``eval/sets``), committed baselines and the runner (``docchat.eval.runner``).
 
-Import it as ``from eval.runner import ...`` inside functions: a module-level ``import eval`` would hide the
-``eval`` builtin in that module.
+Installed as ``docchat.eval`` (the folder keeps the project's top-level layout; nothing named ``eval`` is installed).
 """

@@ -13,7 +13,7 @@ from itertools import groupby
 
 from llama_index.core.node_parser import SentenceSplitter
 
-from ingest.document import Block, LoadedDocument
+from docchat.ingest.document import Block, LoadedDocument
 
 CHUNKER_VERSION = "2"  # bump when chunk boundaries or ids change, so stored files are re-chunked
 MIN_CHUNK_TOKENS = 32  # floor for a piece's size when a title/heading prefix is very long

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.loaders import is_supported
+from docchat.ingest.loaders import is_supported
 
 
 @dataclass(frozen=True)

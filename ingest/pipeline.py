@@ -26,16 +26,16 @@ from pathlib import Path
 from chromadb.api.models.Collection import Collection
 from chromadb.errors import ChromaError
 
-from docchat import bm25
-from docchat.errors import DocchatError
-from docchat.lock import ingest_lock
-from docchat.settings import Settings
-from docchat.store import folder_is_read_only, iter_rows, open_client, open_collection, update_metadata
-from ingest.chunk import Chunk, Chunker, chunk_id
-from ingest.discover import Found, discover, matches
-from ingest.document import Block, LoadedDocument, LoadError
-from ingest.embed import Embedder
-from ingest.loaders import load_file
+from docchat.components import bm25
+from docchat.components.embedding import Embedder
+from docchat.components.store import folder_is_read_only, iter_rows, open_client, open_collection, update_metadata
+from docchat.core.errors import DocchatError
+from docchat.core.lock import ingest_lock
+from docchat.core.settings import Settings
+from docchat.ingest.chunk import Chunk, Chunker, chunk_id
+from docchat.ingest.discover import Found, discover, matches
+from docchat.ingest.document import Block, LoadedDocument, LoadError
+from docchat.ingest.loaders import load_file
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import docchat  # noqa: F401  (sets the no-telemetry / offline environment first)
-from docchat.settings import Settings
-from ingest.embed import Embedder
+from docchat.components.embedding import Embedder
+from docchat.core.settings import Settings
 from tests.fake_ollama import free_port  # noqa: F401  (the one free_port, re-exported: stdlib only, for bench/ too)
 
 REPO = Path(__file__).resolve().parent.parent

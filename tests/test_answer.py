@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.engine import Engine
-from app.schema import Final, Passage, Retrieved, Token
-from app.sentences import content_words
-from docchat.cli import app as cli
+from docchat.app.engine import Engine
+from docchat.app.schema import Final, Passage, Retrieved, Token
+from docchat.app.sentences import content_words
+from docchat.cli.main import app as cli
 from docchat.components.llm.server import LLMUnavailable
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, RecordingLLM, clear_user_settings, free_port, isolated_settings, seed_model
 from tests.fake_ollama import run_fake_ollama
 
@@ -305,8 +305,8 @@ def test_passage_budget_cuts_what_the_llm_reads_but_not_what_is_cited(store, emb
 
 
 def test_fit_passages_keeps_reading_order_within_the_budget(store, embedder) -> None:
-    from app.citations import SentenceVectors
-    from app.context import fit_passages
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.context import fit_passages
 
     engine = Engine(store, embedder=embedder)
     passages = engine.retrieve(COLLAB)
@@ -336,8 +336,8 @@ def _passage(number: int, text: str, similarity: float) -> Passage:
 def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:
     """A sentence supported only by an off-topic passage (relevance far below the best) is not cited to it,
     and the quoted fallback quotes on-topic passages only."""
-    from app.citations import SentenceVectors, check_answer, on_topic
-    from app.extractive import extractive_answer
+    from docchat.app.citations import SentenceVectors, check_answer, on_topic
+    from docchat.app.extractive import extractive_answer
 
     passages = [
         _passage(1, "Collab was built by the Consumer Financial Protection Bureau. It is open source.", 0.9),
@@ -373,7 +373,7 @@ def test_an_invented_identifier_is_not_supported_however_similar_the_sentence(st
 
 
 def test_key_facts_are_numbers_identifiers_and_names() -> None:
-    from app.citations import key_facts, missing_facts
+    from docchat.app.citations import key_facts, missing_facts
 
     assert key_facts("Odoo runs on PostgreSQL 16 via odoo.sql_db and connect().") == {
         "odoo", "postgresql", "16", "odoo.sql_db", "connect()"
@@ -383,7 +383,7 @@ def test_key_facts_are_numbers_identifiers_and_names() -> None:
 
 
 def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() -> None:
-    from app.condense import standalone_question
+    from docchat.app.condense import standalone_question
 
     history = [{"role": "user", "content": "Which government agency built Collab?"},
                {"role": "assistant", "content": "The CFPB built it [1]."}]  # fmt: skip

@@ -25,11 +25,11 @@ import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
-from app.api.server import create_app
-from app.engine import Engine
+from docchat.app.api.server import create_app
+from docchat.app.engine import Engine
 from docchat.components.llm.backends import build_llm
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, REPO, is_user_setting
 from tests.fake_ollama import free_port
 
@@ -395,7 +395,7 @@ def test_non_loopback_bind_without_a_key_is_refused(tmp_path: Path) -> None:
     env["DOCCHAT_DATA_DIR"] = str(tmp_path / "data")
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "docchat.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        [sys.executable, "-m", "docchat.cli.main", "serve", "--host", "0.0.0.0", "--port", str(port)],
         capture_output=True,
         text=True,
         timeout=120,

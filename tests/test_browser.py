@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from docchat.settings import Settings
-from ingest.embed import Embedder
-from ingest.pipeline import ingest_paths
+from docchat.components.embedding import Embedder
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, clean_environ, free_port, seed_model
 
 CHROMIUM = Path("/usr/bin/chromium")

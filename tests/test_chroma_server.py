@@ -18,15 +18,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.engine import Engine
 from bench import timings
 from bench.timings import ChromaServer, FreezableProxy, SilentServer
-from docchat.cli import app as cli_app
-from docchat.errors import ModelMismatch, StoreUnavailable
-from docchat.settings import Settings
-from docchat.store import list_collections, open_client, open_collection
-from ingest.embed import Embedder
-from ingest.pipeline import ingest_paths
+from docchat.app.engine import Engine
+from docchat.cli.main import app as cli_app
+from docchat.components.embedding import Embedder
+from docchat.components.store import list_collections, open_client, open_collection
+from docchat.core.errors import ModelMismatch, StoreUnavailable
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 
 from .conftest import CORPUS, REPO, free_port, seed_model
 

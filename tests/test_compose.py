@@ -26,7 +26,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from docchat.settings import Settings
+from docchat.core.settings import Settings
 
 from .conftest import REPO, free_port, seed_model
 
@@ -247,7 +247,7 @@ def test_every_docchat_env_name_is_a_setting(services: dict[str, dict]) -> None:
     docchat = {key: where for key, where in used.items() if key.startswith("DOCCHAT_")}
     assert docchat, "no DOCCHAT_* settings found"
     unknown = {key: where for key, where in docchat.items() if key not in SETTINGS_ENV}
-    assert not unknown, f"not fields of docchat.settings.Settings: {unknown}"
+    assert not unknown, f"not fields of docchat.core.settings.Settings: {unknown}"
 
 
 def test_compose_variables_are_settings_or_documented_compose_only() -> None:
@@ -414,7 +414,7 @@ def test_dockerignore_keeps_what_the_build_needs() -> None:
     def ignored(path: str) -> bool:
         return any(fnmatch.fnmatch(path, p.lstrip("/")) or path.startswith(p.rstrip("/") + "/") for p in patterns)
 
-    needed = ["pyproject.toml", "README.md", "docchat/settings.py", "ingest/pipeline.py", "app/engine.py"]
+    needed = ["pyproject.toml", "README.md", "docchat/core/settings.py", "ingest/pipeline.py", "app/engine.py"]
     needed += [f"app/{p.relative_to(REPO / 'app')}" for p in (REPO / "app").rglob("*.txt")]
     assert not [path for path in needed if ignored(path)]
     assert all(ignored(path) for path in [".venv", ".git", ".docchat", "corpus/full-stack-python.txt"])
@@ -425,7 +425,7 @@ def test_ui_and_ingest_commands_take_the_compose_arguments(
 ) -> None:
     """The compose services' commands, run through the CLI: the ingest job ingests the folder it is given, and
     the UI starts Streamlit listening on the host and port given (the process it would become is captured)."""
-    from docchat.cli import app as cli_app
+    from docchat.cli.main import app as cli_app
 
     runner = CliRunner()
     env = {"DOCCHAT_DATA_DIR": str(seed_model(settings.data_dir, model_cache, embedder)), "COLUMNS": "400"}
@@ -457,7 +457,7 @@ def test_ui_and_ingest_commands_take_the_compose_arguments(
 
 
 def test_serve_command_takes_the_compose_arguments() -> None:
-    from docchat.cli import app as cli_app
+    from docchat.cli.main import app as cli_app
 
     serve = CliRunner().invoke(cli_app, ["serve", "--help"])
     assert serve.exit_code == 0, serve.output

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import Engine
-from docchat.errors import IngestLocked
-from docchat.lock import ingest_lock
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.app.engine import Engine
+from docchat.core.errors import IngestLocked
+from docchat.core.lock import ingest_lock
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, isolated_settings
 
 QUESTIONS = {

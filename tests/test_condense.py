@@ -6,7 +6,7 @@ docchat's rule for using or rejecting a rewrite.
 
 from __future__ import annotations
 
-from app.condense import standalone_question
+from docchat.app.condense import standalone_question
 
 HISTORY = [
     {"role": "user", "content": "Which website is one of the largest sites at scale to use Python?"},

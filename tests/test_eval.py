@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from docchat.settings import Settings
-from eval.runner.calibrate import recommend, thresholds
-from eval.runner.dataset import load_set
-from eval.runner.metrics import aggregate, aggregate_by_kind, gold_rank, keywords_met, percentile, refusal_sweep
-from eval.runner.metrics import score_item as score
+from docchat.core.settings import Settings
+from docchat.eval.runner.calibrate import recommend, thresholds
+from docchat.eval.runner.dataset import load_set
+from docchat.eval.runner.metrics import aggregate, aggregate_by_kind, gold_rank, keywords_met, percentile, refusal_sweep
+from docchat.eval.runner.metrics import score_item as score
 from tests.conftest import CORPUS, DEFAULT_MODEL, REPO
 
 try:
@@ -118,7 +118,7 @@ def item(kind: str = "answerable", groups=(("cfpb", "consumer financial"),), gol
 
 
 def load_set_line(text: str):  # type: ignore[no-untyped-def]
-    from eval.runner.dataset import parse_item
+    from docchat.eval.runner.dataset import parse_item
 
     return parse_item(text, 1)
 
@@ -244,7 +244,7 @@ def test_refusal_sweep_and_recommendation() -> None:
 
 
 class FakeEngine:
-    """Stands in for app.engine.Engine: a canned answer per question, and the calls it got."""
+    """Stands in for docchat.app.engine.Engine: a canned answer per question, and the calls it got."""
 
     def __init__(self, answers: dict[str, tuple[str, bool, list[str]]], similarities=None) -> None:  # type: ignore[no-untyped-def]
         self.answers = answers
@@ -257,7 +257,7 @@ class FakeEngine:
         return self.answer(question)
 
     def answer(self, question: str):  # type: ignore[no-untyped-def]
-        from app.schema import Answer, Citation, Passage
+        from docchat.app.schema import Answer, Citation, Passage
 
         text, abstained, sources = self.answers[question]
         similarity = self.similarities.get(question, 0.5)
@@ -276,7 +276,7 @@ class FakeEngine:
 
 
 def test_followups_replay_their_turns_and_reports_are_written(tmp_path: Path) -> None:
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     lines = [
         line(
@@ -341,7 +341,7 @@ def test_followups_replay_their_turns_and_reports_are_written(tmp_path: Path) ->
 
 
 def test_an_item_error_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     engine = FakeEngine({"Which agency built Collab?": ("The CFPB [1].", False, ["a.txt"])})
     lines = [line(id="x-1", question="Unknown to the fake?"), line(id="x-2")]
@@ -354,7 +354,7 @@ def test_an_item_error_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
 
 
 def test_resume_keeps_finished_items_and_runs_the_rest(tmp_path: Path) -> None:
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     answers = {"Which agency built Collab?": ("The CFPB [1].", False, ["a.txt"]), "Second?": ("No.", False, ["b.txt"])}
     lines = [line(id="r-1"), line(id="r-2", question="Second?")]
@@ -373,7 +373,7 @@ def test_resume_keeps_finished_items_and_runs_the_rest(tmp_path: Path) -> None:
 
 
 def test_judge_refuses_the_embedded_model() -> None:
-    from eval.runner.judge import JudgeUnavailable, make_judge
+    from docchat.eval.runner.judge import JudgeUnavailable, make_judge
 
     with pytest.raises(JudgeUnavailable, match="too small to grade faithfulness"):
         make_judge(Settings(llm_backend="llamacpp"))
@@ -381,7 +381,7 @@ def test_judge_refuses_the_embedded_model() -> None:
 
 @pytest.mark.parametrize(("verdict", "passing"), [("YES", True), ("NO", False)])
 def test_judge_against_the_fake_ollama(verdict: str, passing: bool) -> None:
-    from eval.runner.judge import make_judge
+    from docchat.eval.runner.judge import make_judge
 
     with run_fake_ollama(models={"llama3.2:3b": verdict}) as url:
         judge = make_judge(Settings(llm_backend="ollama", ollama_url=url, llm_timeout=10.0))
@@ -394,7 +394,7 @@ def test_judge_against_the_fake_ollama(verdict: str, passing: bool) -> None:
 
 
 def test_judge_failure_is_recorded_not_raised() -> None:
-    from eval.runner.judge import make_judge
+    from docchat.eval.runner.judge import make_judge
 
     with run_fake_ollama(models={"other:latest": "YES"}) as url:
         judge = make_judge(Settings(llm_backend="ollama", ollama_url=url, llm_timeout=10.0))
@@ -403,7 +403,7 @@ def test_judge_failure_is_recorded_not_raised() -> None:
 
 
 def test_calibrate_mode_retrieves_only_and_writes_the_sweep(tmp_path: Path) -> None:
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     lines = [
         line(id="a-1"),
@@ -447,7 +447,7 @@ def test_calibrate_mode_retrieves_only_and_writes_the_sweep(tmp_path: Path) -> N
 
 
 def test_judge_through_a_run(tmp_path: Path) -> None:
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     lines = [
         line(id="a-1"),
@@ -478,7 +478,7 @@ def test_judge_through_a_run(tmp_path: Path) -> None:
 def test_cli_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from docchat.cli import app
+    from docchat.cli.main import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["eval", "--set", str(tmp_path / "nope.jsonl")])
@@ -515,9 +515,9 @@ def test_seed_set_regression_gate(settings: Settings, embedder, tmp_path: Path) 
     """The seed set end to end (real ingest of corpus/, real embedder, the shipped default model through
     llama.cpp): no metric may fall more than its margin below eval/baselines/seed.summary.json. Latency is
     not gated."""
-    from app.engine import Engine
-    from eval.runner.run import evaluate
-    from ingest.pipeline import ingest_paths
+    from docchat.app.engine import Engine
+    from docchat.eval.runner.run import evaluate
+    from docchat.ingest.pipeline import ingest_paths
 
     baseline = json.loads(SEED_BASELINE.read_text(encoding="utf-8"))
     settings = Settings(data_dir=settings.data_dir, collection="eval-seed", llm_model=DEFAULT_MODEL)

@@ -30,14 +30,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.engine import Engine
-from docchat import bm25
-from docchat.cli import app as cli_app
-from docchat.errors import DocchatError, StoreUnavailable
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.embed import Embedder
-from ingest.pipeline import CRASH_ENV, ingest_paths
+from docchat.app.engine import Engine
+from docchat.cli.main import app as cli_app
+from docchat.components import bm25
+from docchat.components.embedding import Embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.errors import DocchatError, StoreUnavailable
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import CRASH_ENV, ingest_paths
 from tests.conftest import FSP, clean_environ, fsp_sample, isolated_settings, seed_model
 
 DOCCHAT = Path(sys.executable).parent / "docchat"
@@ -77,9 +77,9 @@ def edit_corpus(root: Path) -> None:
 DUMP = """
 import json, sys
 from pathlib import Path
-from docchat import bm25
-from docchat.settings import Settings
-from docchat.store import open_client
+from docchat.components import bm25
+from docchat.core.settings import Settings
+from docchat.components.store import open_client
 settings = Settings(data_dir=Path(sys.argv[1]))
 client = open_client(settings)
 names = [c if isinstance(c, str) else c.name for c in client.list_collections()]

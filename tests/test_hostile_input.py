@@ -29,12 +29,12 @@ from pypdf import PdfReader, PdfWriter
 from bench.huge_file import SCRIPT as HUGE_FILE_SCRIPT
 from bench.huge_file import write_single_line
 from bench.loaders import many_paragraphs_rst, pathological_html
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.document import LoadedDocument, LoadError
-from ingest.embed import Embedder
-from ingest.loaders import load_file
-from ingest.pipeline import ingest_paths
+from docchat.components.embedding import Embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.settings import Settings
+from docchat.ingest.document import LoadedDocument, LoadError
+from docchat.ingest.loaders import load_file
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import clean_environ, seed_model
 from tests.test_loaders import make_pdf
 
@@ -359,7 +359,7 @@ def test_cli_takes_dash_and_space_paths(
 ) -> None:
     from typer.testing import CliRunner
 
-    from docchat.cli import app
+    from docchat.cli.main import app
 
     seed_model(settings.data_dir, model_cache, embedder)
     env = {"DOCCHAT_DATA_DIR": str(settings.data_dir), "COLUMNS": "400"}

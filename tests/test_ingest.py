@@ -24,15 +24,15 @@ import pytest
 from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
-from docchat.cli import app
-from docchat.errors import DocchatError, ModelMismatch
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.chunk import Chunker
-from ingest.discover import discover
-from ingest.embed import Embedder
-from ingest.loaders import load_file
-from ingest.pipeline import IngestReport, ingest_paths
+from docchat.cli.main import app
+from docchat.components.embedding import Embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.errors import DocchatError, ModelMismatch
+from docchat.core.settings import Settings
+from docchat.ingest.chunk import Chunker
+from docchat.ingest.discover import discover
+from docchat.ingest.loaders import load_file
+from docchat.ingest.pipeline import IngestReport, ingest_paths
 from tests.conftest import CORPUS, clean_environ, fsp_sample, isolated_settings, seed_model
 from tests.test_loaders import make_pdf
 
@@ -638,8 +638,8 @@ KILL_SAMPLE = [
 DUMP = """
 import json, sys
 from pathlib import Path
-from docchat.settings import Settings
-from docchat.store import open_client
+from docchat.core.settings import Settings
+from docchat.components.store import open_client
 store = open_client(Settings(data_dir=Path(sys.argv[1]))).get_collection(sys.argv[2])
 got = store.get(include=["documents", "metadatas"])
 print(json.dumps({"count": store.count(), "rows": list(zip(got["ids"], got["documents"], got["metadatas"]))}))
@@ -679,7 +679,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
     seed_model(data_dir, model_cache, embedder)
     env = clean_environ()
     env |= {"DOCCHAT_DATA_DIR": str(data_dir), "DOCCHAT_EMBED_BATCH_SIZE": "8", "COLUMNS": "400"}
-    command = [sys.executable, "-m", "docchat.cli", "ingest", str(root), "--collection", collection]
+    command = [sys.executable, "-m", "docchat.cli.main", "ingest", str(root), "--collection", collection]
     log = tmp_path / "killed.log"
     with open(log, "w") as stderr:
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)

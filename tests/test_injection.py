@@ -23,13 +23,13 @@ import shutil
 
 import pytest
 
-from app.citations import on_topic
-from app.engine import Engine
-from app.prompt import answer_messages
-from app.schema import Answer
+from docchat.app.citations import on_topic
+from docchat.app.engine import Engine
+from docchat.app.prompt import answer_messages
+from docchat.app.schema import Answer
 from docchat.components.llm.backends import build_llm
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, RecordingLLM, isolated_settings
 from tests.fake_ollama import run_fake_ollama
 

@@ -1,4 +1,4 @@
-"""The BM25 side index (docchat/bm25.py, tantivy) is kept in step by ingest, not rebuilt (issue #6).
+"""The BM25 side index (docchat/components/bm25.py, tantivy) is kept in step by ingest, not rebuilt (issue #6).
 
 Real embedded Chroma, the real embedding model and a real tantivy index. ``bm25.rebuild`` is replaced
 by a function that fails where a test checks that nothing rebuilt the index: that is the only stand-in.
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from docchat import bm25
-from docchat.lock import ingest_lock
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.embed import Embedder
-from ingest.pipeline import ingest_paths
+from docchat.components import bm25
+from docchat.components.embedding import Embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.lock import ingest_lock
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import FSP, fsp_sample
 
 PAGES = [

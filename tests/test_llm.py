@@ -18,7 +18,7 @@ from docchat.components.llm import backends as llm_module
 from docchat.components.llm.backends import LocalLlamaChat, build_llm
 from docchat.components.llm.catalog import resolve_model_path
 from docchat.components.llm.server import LLMUnavailable
-from docchat.settings import Settings
+from docchat.core.settings import Settings
 
 try:
     from tests.fake_ollama import free_port, run_fake_ollama

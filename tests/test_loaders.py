@@ -1,7 +1,7 @@
 """Loaders, one per format: title, heading path and source span of every block (issue #2).
 
-The unit tests call ``ingest.loaders.load_file`` on bytes; the last test ingests a folder holding
-every format through ``ingest.pipeline.ingest_paths`` (real model, real Chroma) and reads the
+The unit tests call ``docchat.ingest.loaders.load_file`` on bytes; the last test ingests a folder holding
+every format through ``docchat.ingest.pipeline.ingest_paths`` (real model, real Chroma) and reads the
 stored metadata back.
 """
 
@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from docchat.settings import Settings
-from docchat.store import open_client, open_collection
-from ingest.document import LoadedDocument, LoadError
-from ingest.embed import Embedder
-from ingest.loaders import load_file
-from ingest.pipeline import ingest_paths
+from docchat.components.embedding import Embedder
+from docchat.components.store import open_client, open_collection
+from docchat.core.settings import Settings
+from docchat.ingest.document import LoadedDocument, LoadError
+from docchat.ingest.loaders import load_file
+from docchat.ingest.pipeline import ingest_paths
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:
@@ -293,7 +293,7 @@ def test_every_format_through_the_pipeline(settings: Settings, embedder: Embedde
 def test_rst_staircase_of_thousands_of_levels_is_refused_in_one_line() -> None:
     """docutils took ~3 GB before giving up on 3,000 nested list levels; such input is refused up front,
     while ordinary nesting still loads."""
-    from ingest.document import LoadError
+    from docchat.ingest.document import LoadError
 
     staircase = "".join("  " * i + "- item\n\n" for i in range(3_000)).encode()
     with pytest.raises(LoadError, match="nested too deeply"):

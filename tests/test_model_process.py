@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from app.engine import Engine
-from app.schema import Final, Retrieved, Token
+from docchat.app.engine import Engine
+from docchat.app.schema import Final, Retrieved, Token
 from docchat.components.llm import check as check_module
 from docchat.components.llm.backends import LocalLlamaChat, build_llm
 from docchat.components.llm.server import LLMUnavailable, ModelCrashed
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS
 
 COLLAB = "Which government agency built Collab?"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from docchat import cli
+from docchat.cli import main as cli
 from docchat.components.llm import catalog
 from docchat.components.llm.catalog import (
     KNOWN_MODELS,
@@ -34,8 +34,8 @@ from docchat.components.llm.catalog import (
     resolve_model_path,
     use,
 )
-from docchat.errors import DocchatError
-from docchat.settings import Settings
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
 
 FAKE = "fake-model"
 FAKE_NAME = "Fake Coder 0.1B Instruct"

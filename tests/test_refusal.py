@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import Engine
-from app.prompt import is_refusal, may_be_marker
-from app.schema import Final, Token
-from docchat.settings import Settings
-from ingest.pipeline import ingest_paths
+from docchat.app.engine import Engine
+from docchat.app.prompt import is_refusal, may_be_marker
+from docchat.app.schema import Final, Token
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS
 from tests.fake_ollama import run_fake_ollama
 

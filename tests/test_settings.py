@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from docchat.cli import app as cli
-from docchat.settings import Settings
+from docchat.cli.main import app as cli
+from docchat.core.settings import Settings
 
 
 def test_a_misspelled_key_in_docchat_toml_is_refused_naming_the_nearest_setting(settings: Settings) -> None:

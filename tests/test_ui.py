@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import workspace
-from app.schema import Answer, AnswerSentence, Citation
-from app.ui import PAGE_SCRIPT, answer_markdown, engine_history, escape_markdown, passage_markdown
-from app.ui.launch import streamlit_command, ui_environment
-from docchat.errors import DocchatError
-from docchat.settings import Settings
-from ingest.embed import Embedder
-from ingest.pipeline import ingest_paths
+from docchat.app import workspace
+from docchat.app.schema import Answer, AnswerSentence, Citation
+from docchat.app.ui import PAGE_SCRIPT, answer_markdown, engine_history, escape_markdown, passage_markdown
+from docchat.cli.ui import streamlit_command, ui_environment
+from docchat.components.embedding import Embedder
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, clear_user_settings, free_port, seed_model
 
 TIMEOUT = 240  # seconds for one script run: SmolLM2 on 2 shared cores can take a while

@@ -8,7 +8,7 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.errors import APIError
+from docchat.app.api.errors import APIError
 
 OPEN_PATHS = frozenset({"/healthz"})
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docchat.components.llm.server import LLMUnavailable
-from docchat.errors import CollectionNotFound, DocchatError, IngestLocked, ModelMismatch, StoreUnavailable
+from docchat.core.errors import CollectionNotFound, DocchatError, IngestLocked, ModelMismatch, StoreUnavailable
 
 log = logging.getLogger("docchat.api")
 

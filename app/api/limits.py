@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import APIError
+from docchat.app.api.errors import APIError
 
 UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
 

@@ -1,5 +1,5 @@
 """OpenAI's chat-completions wire format: the request model (validated by pydantic), the response and stream
-chunk models with docchat's extra fields, and the converters from an :class:`~app.schema.Answer`.
+chunk models with docchat's extra fields, and the converters from an :class:`~docchat.app.schema.Answer`.
 
 Extra top-level fields on a completion (and on the last chunk of a stream): ``citations`` (the checked
 citations), ``abstained``, ``mode``, ``notice``, ``standalone_question`` (what was retrieved for) and
@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 from pydantic_core import PydanticCustomError
 
-from app.schema import Answer, Citation, Passage
-from ingest.pipeline import IngestReport
+from docchat.app.schema import Answer, Citation, Passage
+from docchat.ingest.pipeline import IngestReport
 
 # -- request ---------------------------------------------------------------------------------------------------
 

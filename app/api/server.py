@@ -1,6 +1,6 @@
 """The API app: ``create_app(settings, engine)`` -> FastAPI, and ``run_server`` for ``docchat serve``.
 
-One :class:`~app.engine.Engine` per process, warmed at start-up, answers every request (it is thread-safe):
+One :class:`~docchat.app.engine.Engine` per process, warmed at start-up, answers every request (it is thread-safe):
 blocking engine calls run in the threadpool, so requests are served concurrently while the model process
 generates one answer at a time. The engine's events are pulled one at a time; between two of them the
 client's connection is checked, and when the client has gone the engine's generator is closed at once,
@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from app import workspace
-from app.api import errors
-from app.api.auth import BearerAuth
-from app.api.limits import BodyLimit
-from app.api.openai_format import (
+from docchat.app import workspace
+from docchat.app.api import errors
+from docchat.app.api.auth import BearerAuth
+from docchat.app.api.limits import BodyLimit
+from docchat.app.api.openai_format import (
     SSE_DONE,
     ChatCompletionRequest,
     CollectionList,
@@ -42,13 +42,13 @@ from app.api.openai_format import (
     now,
     sse,
 )
-from app.engine import Engine
-from app.schema import Answer, Event, Final, Token
+from docchat.app.engine import Engine
+from docchat.app.schema import Answer, Event, Final, Token
+from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import llm_in_use
-from docchat.errors import CollectionNotFound, DocchatError
-from docchat.settings import Settings
-from docchat.store import list_collections
-from ingest.embed import Embedder, make_embedder
+from docchat.components.store import list_collections
+from docchat.core.errors import CollectionNotFound, DocchatError
+from docchat.core.settings import Settings
 
 log = logging.getLogger("docchat.api")
 

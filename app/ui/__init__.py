@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from app.render import lines_label
-from app.schema import Answer, Citation
+from docchat.app.render import lines_label
+from docchat.app.schema import Answer, Citation
 
 PAGE_SCRIPT = Path(__file__).with_name("page.py")
 

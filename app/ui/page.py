@@ -1,7 +1,7 @@
-"""docchat's chat page: a Streamlit script, started by ``docchat ui`` (see app/ui/launch.py).
+"""docchat's chat page: a Streamlit script, started by ``docchat ui`` (see docchat/cli/ui.py).
 
-UI only: answering is ``app.engine.Engine``, collections/uploads/ingest are ``app.workspace``. Corpus
-and LLM text is always shown escaped (``app.ui.escape_markdown`` and friends), never as HTML.
+UI only: answering is ``docchat.app.engine.Engine``, collections/uploads/ingest are ``docchat.app.workspace``. Corpus
+and LLM text is always shown escaped (``docchat.app.ui.escape_markdown`` and friends), never as HTML.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import streamlit as st
 
 import docchat  # noqa: F401  (no telemetry, offline hub: before chromadb / onnxruntime are imported)
-from app import workspace
-from app.engine import Engine
-from app.schema import Answer, Final, Retrieved, Token
-from app.ui import (
+from docchat.app import workspace
+from docchat.app.engine import Engine
+from docchat.app.schema import Answer, Final, Retrieved, Token
+from docchat.app.ui import (
     WARNING_MARK,
     answer_markdown,
     citation_caption,
@@ -25,10 +25,10 @@ from app.ui import (
     passage_markdown,
     unsupported_count,
 )
+from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import llm_in_use
-from docchat.errors import CollectionNotFound, DocchatError
-from docchat.settings import Settings, load_settings
-from ingest.embed import Embedder, make_embedder
+from docchat.core.errors import CollectionNotFound, DocchatError
+from docchat.core.settings import Settings, load_settings
 
 log = logging.getLogger("docchat.ui")
 

@@ -1,11 +1,11 @@
 """The eval runner: load a question set, run it through the answer engine, score it, write the reports.
 
-``docchat eval`` (docchat/cli.py) calls :func:`evaluate`; see eval/README.md for the metrics.
+``docchat eval`` (docchat/cli/main.py) calls :func:`evaluate`; see eval/README.md for the metrics.
 """
 
-from eval.runner.dataset import KINDS, Item, LineError, QuestionSet, load_set
-from eval.runner.metrics import aggregate, aggregate_by_kind, gold_rank, keywords_met, refusal_sweep, score_item
-from eval.runner.run import EvalRun, evaluate, run_item
+from docchat.eval.runner.dataset import KINDS, Item, LineError, QuestionSet, load_set
+from docchat.eval.runner.metrics import aggregate, aggregate_by_kind, gold_rank, keywords_met, refusal_sweep, score_item
+from docchat.eval.runner.run import EvalRun, evaluate, run_item
 
 __all__ = [
     "KINDS",

@@ -6,7 +6,7 @@ retrieved passage's relevance (cosine similarity + question-term coverage, 0..2)
 reports refusal precision / recall per input, and the threshold to use (see ``recommend``)::
 
     docchat eval --set eval/sets/seed.jsonl --corpus corpus --collection eval-seed --calibrate
-    python -m eval.runner.calibrate eval/out/seed-calibration-*/ eval/out/fullstackpython-calibration-*/
+    python -m docchat.eval.runner.calibrate eval/out/seed-calibration-*/ eval/out/fullstackpython-calibration-*/
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.runner.metrics import refusal_sweep
+from docchat.eval.runner.metrics import refusal_sweep
 
 TARGET_PRECISION = 0.8
 TARGET_RECALL = 0.8
@@ -96,8 +96,10 @@ def _middle(indexes: list[int]) -> tuple[int, list[int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m eval.runner.calibrate RUN...``: print the sweep per input and the recommended threshold."""
-    parser = argparse.ArgumentParser(prog="python -m eval.runner.calibrate", description=__doc__.splitlines()[0])
+    """``python -m docchat.eval.runner.calibrate RUN...``: print the sweep per input and the recommended threshold."""
+    parser = argparse.ArgumentParser(
+        prog="python -m docchat.eval.runner.calibrate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("runs", nargs="+", type=Path, help="results.jsonl / retrieval.jsonl files or run folders")
     parser.add_argument("--start", type=float, default=0.0)
     parser.add_argument("--stop", type=float, default=1.5)
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--recall", type=float, default=TARGET_RECALL, help="target refusal recall")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
-    from eval.runner.report import calibration_markdown
+    from docchat.eval.runner.report import calibration_markdown
 
     grid = thresholds(args.start, args.stop, args.step)
     sweeps, texts = {}, []

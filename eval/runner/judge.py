@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from docchat.errors import DocchatError
-from docchat.settings import Settings
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
 
 
 class JudgeUnavailable(DocchatError):

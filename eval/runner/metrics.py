@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eval.runner.dataset import KINDS, Item
+from docchat.eval.runner.dataset import KINDS, Item
 
 # The metrics in the order reports list them; ``True`` marks a 0..1 score (higher is better).
 SCORES = (

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from docchat.errors import DocchatError
-from eval.runner.metrics import LABELS, LATENCIES, SCORES
+from docchat.core.errors import DocchatError
+from docchat.eval.runner.metrics import LABELS, LATENCIES, SCORES
 
 TABLE_METRICS = (*SCORES, "abstain_rate", *LATENCIES)
 KEY_SETTINGS = (
@@ -234,7 +234,7 @@ def _relevance_ranges(records: Sequence[dict[str, Any]]) -> str:
 
 def write_calibration(out_dir: Path, summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> None:
     """calibration.json and calibration.md (the sweep) and summary.json (retrieval metrics) into ``out_dir``."""
-    from eval.runner.metrics import refusal_sweep
+    from docchat.eval.runner.metrics import refusal_sweep
 
     rows = refusal_sweep(records, THRESHOLDS)
     summary["calibration"] = rows

@@ -17,17 +17,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docchat.errors import CollectionNotFound, DocchatError, ModelMismatch, StoreUnavailable
-from docchat.settings import Settings
-from eval.runner.dataset import Item, QuestionSet, load_set
-from eval.runner.metrics import aggregate_by_kind, score_item
+from docchat.core.errors import CollectionNotFound, DocchatError, ModelMismatch, StoreUnavailable
+from docchat.core.settings import Settings
+from docchat.eval.runner.dataset import Item, QuestionSet, load_set
+from docchat.eval.runner.metrics import aggregate_by_kind, score_item
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from app.engine import Engine
-    from app.schema import Answer, Passage
-    from eval.runner.judge import FaithfulnessJudge
+    from docchat.app.engine import Engine
+    from docchat.app.schema import Answer, Passage
+    from docchat.eval.runner.judge import FaithfulnessJudge
 
 SCHEMA = 1
 # Errors that would fail every item the same way: stop the run instead of recording each one.
@@ -146,7 +146,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     Followups use the heuristic rewrite (the previous user turn is prepended when the question refers
     back), which is what the engine does with a tiny LLM (``condense=auto``); an LLM rewrite may differ.
     """
-    from app.condense import heuristic_standalone
+    from docchat.app.condense import heuristic_standalone
 
     history: list[dict[str, str]] = []
     for turn in item.conversation[:-1]:
@@ -291,8 +291,8 @@ def default_out_dir(set_path: Path, suffix: str = "") -> Path:
 
 def ingest_corpus(settings: Settings, corpus: Path, console: Console | None) -> Any:
     """Ingest ``corpus`` into ``settings.collection`` (incremental: unchanged files are not re-embedded)."""
-    from ingest.embed import make_embedder
-    from ingest.pipeline import ingest_paths
+    from docchat.components.embedding import make_embedder
+    from docchat.ingest.pipeline import ingest_paths
 
     embedder = make_embedder(settings)
     if console is None:
@@ -387,8 +387,8 @@ def evaluate(
     ``resume``: keep the items ``out_dir/results.jsonl`` already holds (from an interrupted run with the
     same settings; items that failed with an error are run again) and run only the others.
     """
-    from app.engine import Engine
-    from eval.runner import report
+    from docchat.app.engine import Engine
+    from docchat.eval.runner import report
 
     question_set = load_set(set_path)
     if console is not None:
@@ -400,7 +400,7 @@ def evaluate(
     other = report.load_summary(compare) if compare else None
     judge_impl = None
     if judge and not calibrate:
-        from eval.runner.judge import make_judge
+        from docchat.eval.runner.judge import make_judge
 
         judge_impl = make_judge(settings)  # raises JudgeUnavailable before any work is done
     started_at, started = datetime.now(), time.perf_counter()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.document import LoadedDocument, LoadError
-from ingest.loaders.html import load_html, looks_like_html
-from ingest.loaders.markdown import load_markdown
-from ingest.loaders.pdf import load_pdf
-from ingest.loaders.rst import load_rst
-from ingest.loaders.text import load_text
+from docchat.ingest.document import LoadedDocument, LoadError
+from docchat.ingest.loaders.html import load_html, looks_like_html
+from docchat.ingest.loaders.markdown import load_markdown
+from docchat.ingest.loaders.pdf import load_pdf
+from docchat.ingest.loaders.rst import load_rst
+from docchat.ingest.loaders.text import load_text
 
 TEXT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
                  ".rst": "rst", ".html": "html", ".htm": "html"}  # fmt: skip

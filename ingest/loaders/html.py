@@ -8,8 +8,8 @@ from itertools import accumulate
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from ingest.document import Block, LoadedDocument
-from ingest.loaders.headings import HeadingTracker
+from docchat.ingest.document import Block, LoadedDocument
+from docchat.ingest.loaders.headings import HeadingTracker
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLOCKS = {

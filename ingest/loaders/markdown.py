@@ -5,10 +5,10 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from ingest.document import Block, LoadedDocument
-from ingest.loaders.front_matter import split_front_matter
-from ingest.loaders.headings import HeadingTracker
-from ingest.loaders.html import html_to_text
+from docchat.ingest.document import Block, LoadedDocument
+from docchat.ingest.loaders.front_matter import split_front_matter
+from docchat.ingest.loaders.headings import HeadingTracker
+from docchat.ingest.loaders.html import html_to_text
 
 _PARSER = MarkdownIt("commonmark").enable("table")
 

@@ -8,7 +8,7 @@ import logging
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from ingest.document import Block, LoadedDocument, LoadError
+from docchat.ingest.document import Block, LoadedDocument, LoadError
 
 
 def load_pdf(data: bytes, fallback_title: str) -> LoadedDocument:

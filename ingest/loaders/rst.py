@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from docutils import nodes
 from docutils.core import publish_doctree
 
-from ingest.document import Block, LoadedDocument, LoadError
+from docchat.ingest.document import Block, LoadedDocument, LoadError
 
 # docutils nests a node per indentation level, and a deep staircase of lists took ~3 GB of RAM before it
 # gave up (a 9 MB file of 3,000 levels); no real document indents a line this far.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.document import Block, LoadedDocument
+from docchat.ingest.document import Block, LoadedDocument
 
 
 def load_text(text: str, fallback_title: str) -> LoadedDocument:

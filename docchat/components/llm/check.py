@@ -13,7 +13,7 @@ from pathlib import Path
 from docchat.components.llm.backends import LocalLlamaChat, model_path
 from docchat.components.llm.profiles import get_profile
 from docchat.components.llm.server import LlamaServer, LLMUnavailable
-from docchat.settings import Settings
+from docchat.core.settings import Settings
 
 REBUILD = "rebuild llama-cpp-python for this CPU with `make rebuild-llama` (README: Installing llama.cpp)"
 

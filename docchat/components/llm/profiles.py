@@ -68,7 +68,7 @@ PROFILES: dict[str, ModelProfile] = {
 
 def get_profile(name: str, overrides: dict[str, object] | None = None) -> ModelProfile:
     """The profile called ``name`` with ``overrides`` applied (validated: unknown fields are refused)."""
-    from docchat.errors import DocchatError
+    from docchat.core.errors import DocchatError
 
     if name not in PROFILES:
         raise DocchatError(f"Unknown model profile {name!r}; use one of: {', '.join(sorted(PROFILES))}.")

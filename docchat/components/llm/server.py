@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from docchat.errors import DocchatError
+from docchat.core.errors import DocchatError
 
 log = logging.getLogger(__name__)
 

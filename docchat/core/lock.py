@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from docchat.errors import IngestLocked
+from docchat.core.errors import IngestLocked
 
 
 @contextmanager

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from docchat.errors import DocchatError
-from docchat.settings import Settings, load_settings
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings, load_settings
 
 app = typer.Typer(
     help="docchat: chat with your documents, locally, with checked citations.",
@@ -50,8 +50,8 @@ def ingest(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the collection and re-embed all.")] = False,
 ) -> None:
     """Ingest documents into a collection: only new or changed files are embedded."""
-    from ingest.embed import make_embedder
-    from ingest.pipeline import ingest_paths
+    from docchat.components.embedding import make_embedder
+    from docchat.ingest.pipeline import ingest_paths
 
     settings = _settings(collection=collection)
     paths = paths or [Path("corpus")]
@@ -87,7 +87,7 @@ def ingest(
 @app.command()
 def collections() -> None:
     """List collections: documents, chunks, embedding model, last ingest."""
-    from docchat.store import list_collections, open_client
+    from docchat.components.store import list_collections, open_client
 
     settings = _settings()
     try:
@@ -117,9 +117,9 @@ def ask(
     source_prefix: Annotated[str | None, typer.Option("--source", help="Only sources under this path.")] = None,
 ) -> None:
     """Answer a question from the collection, with checked citations."""
-    from app.engine import Engine
-    from app.render import render_sources
-    from app.schema import Final, Token
+    from docchat.app.engine import Engine
+    from docchat.app.render import render_sources
+    from docchat.app.schema import Final, Token
 
     settings = _settings(collection=collection, top_k=top_k)
     turns = _read_history(history) if history else []
@@ -184,7 +184,7 @@ def eval_command(
     ] = False,
 ) -> None:
     """Score retrieval, answers, citations and refusals on a question set; write results and a report."""
-    from eval.runner.run import evaluate
+    from docchat.eval.runner.run import evaluate
 
     settings = _settings(collection=collection)
     if not set_file.is_file():
@@ -221,7 +221,7 @@ def ui(
     collection: CollectionOpt = None,
 ) -> None:
     """Start the chat UI (Streamlit, headless, no telemetry) on http://HOST:PORT."""
-    from app.ui.launch import launch
+    from docchat.cli.ui import launch
 
     _settings(collection=collection)  # fail here, not in the page, on invalid settings or collection name
     console.print(f"docchat UI on http://{host}:{port} (Ctrl-C stops it)", highlight=False)
@@ -237,13 +237,13 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the OpenAI-compatible API (model = collection, answers keep their citations) on http://HOST:PORT/v1."""
-    from app.api.auth import bind_refusal
+    from docchat.app.api.auth import bind_refusal
 
     settings = _settings(collection=collection)
     refusal = bind_refusal(host, settings.api_key)
     if refusal:
         _fail(refusal)
-    from app.api.server import run_server
+    from docchat.app.api.server import run_server
 
     console.print(f"docchat API on http://{host}:{port}/v1 (Ctrl-C stops it)", highlight=False)
     try:
@@ -329,7 +329,7 @@ def models_use(
     import os
 
     from docchat.components.llm.catalog import installed_path, use
-    from docchat.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
+    from docchat.core.settings import CONFIG_ENV, DEFAULT_CONFIG_FILE
 
     config_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
     try:

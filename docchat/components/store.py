@@ -16,8 +16,8 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
-from docchat.errors import CollectionNotFound, ModelMismatch, StoreUnavailable
-from docchat.settings import Settings
+from docchat.core.errors import CollectionNotFound, ModelMismatch, StoreUnavailable
+from docchat.core.settings import Settings
 
 _OPEN_LOCK = threading.Lock()
 PAGE = 5000  # rows fetched per page when scanning a collection

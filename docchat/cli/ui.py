@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from app.ui import PAGE_SCRIPT
+from docchat.app.ui import PAGE_SCRIPT
 
 COLLECTION_ENV = "DOCCHAT_COLLECTION"  # the page reads its settings (and so its collection) from the env
 

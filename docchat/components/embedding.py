@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from docchat.errors import DocchatError
-from docchat.settings import Settings
+from docchat.core.errors import DocchatError
+from docchat.core.settings import Settings
 
 
 def _gt_minilm_path() -> Path:

@@ -28,9 +28,9 @@ import Stemmer
 import tantivy
 from chromadb.api.models.Collection import Collection
 
-from docchat.errors import IngestLocked
-from docchat.lock import ingest_lock
-from docchat.store import iter_pages
+from docchat.components.store import iter_pages
+from docchat.core.errors import IngestLocked
+from docchat.core.lock import ingest_lock
 
 _STEMMER = Stemmer.Stemmer("english")
 # Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     # -- ingest ------------------------------------------------------------------------------
     embed_model: str = Field(
         "all-MiniLM-L6-v2",
-        description="Embedding model: a name from ingest.embed.KNOWN_MODELS or a sentence-transformers folder.",
+        description="Embedding model: a name from KNOWN_MODELS (docchat/components/embedding.py) "
+        "or a sentence-transformers folder.",
     )
     embed_backend: Literal["onnx-int8", "torch"] = Field(
         "onnx-int8",

@@ -1,0 +1,1 @@
+"""Entry points (the ``docchat`` command, the UI launcher): above every layer they call."""
