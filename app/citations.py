@@ -141,9 +141,19 @@ def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
     return {fact for fact in key_facts(sentence) if fact not in haystack}
 
 
+def best_relevance(passages: list[Passage]) -> float:
+    """The highest relevance among ``passages`` (0 when there are none)."""
+    return max((p.relevance for p in passages), default=0.0)
+
+
+def nothing_relevant(passages: list[Passage], min_relevance: float) -> bool:
+    """The abstention gate: no passage reaches ``min_relevance``, so the engine refuses without calling the LLM."""
+    return best_relevance(passages) < min_relevance
+
+
 def on_topic(passages: list[Passage], window: float) -> set[int]:
     """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
-    best = max((p.relevance for p in passages), default=0.0)
+    best = best_relevance(passages)
     return {n for n, p in enumerate(passages, start=1) if p.relevance >= best - window}
 
 

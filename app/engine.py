@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.citations import SentenceVectors, check_answer, on_topic
+from docchat.app.citations import SentenceVectors, check_answer, nothing_relevant, on_topic
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
@@ -174,8 +174,7 @@ class Engine:
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
 
-        best = max((p.relevance for p in passages), default=0.0)
-        if best < self.settings.min_relevance:
+        if nothing_relevant(passages, self.settings.min_relevance):
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
             return
 

@@ -6,7 +6,7 @@ import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from docchat.app.schema import Passage
-from docchat.components.bm25 import LexicalIndex
+from docchat.components.bm25 import LexicalIndex, indexed_text
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
@@ -82,7 +82,7 @@ def hybrid_search(
                 span_unit=str(meta.get("span_unit", "line")),
                 score=fused[row_id],
                 similarity=similarity,
-                coverage=lexical.coverage(query_text, f"{meta.get('title', '')} {meta.get('heading', '')} {text}"),
+                coverage=lexical.coverage(query_text, indexed_text(meta, text)),
                 dense_rank=dense_rank.get(row_id),
                 bm25_rank=lexical_rank.get(row_id),
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 from pathlib import Path
+
+from docchat.eval.runner.metrics import percentile
 
 
 def machine_line() -> str:
@@ -23,7 +24,5 @@ def machine_line() -> str:
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
-    """(median, p95) of ``values``."""
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p95
+    """(median, p95) of ``values``, by the eval's one percentile definition (linear interpolation)."""
+    return percentile(values, 50), percentile(values, 95)

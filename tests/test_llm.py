@@ -84,7 +84,7 @@ def test_llamacpp_streams_several_deltas_from_a_child_process(smollm: LocalLlama
     assert len(deltas) >= 5
     assert all(isinstance(d, str) and d for d in deltas)
     assert "".join(deltas).strip()
-    assert smollm.name == "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert smollm.name == "llamacpp:smollm2-135m"  # llm_name: the catalog name, not the file's
     assert smollm.server.pid is not None and smollm.server.pid != os.getpid()
 
 

@@ -134,8 +134,8 @@ def _write_state(folder: Path, generation: int | None) -> None:
     os.replace(scratch, folder / STATE_FILE)
 
 
-def _indexed_text(meta: dict, text: str) -> str:
-    """What BM25 reads of a chunk: its title, heading and text."""
+def indexed_text(meta: dict, text: str) -> str:
+    """What BM25 reads of a chunk: its title, heading and text (retrieval scores term coverage on the same)."""
     return f"{meta.get('title', '')} {meta.get('heading', '')} {text}"
 
 
@@ -156,7 +156,7 @@ class IndexUpdater:
 
     def add(self, ids: Sequence[str], metadatas: Sequence[dict], texts: Sequence[str]) -> None:
         """Index chunks, replacing any indexed chunk with the same id."""
-        tokens = _tokens([_indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
+        tokens = _tokens([indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
         for row_id, meta, terms in zip(ids, metadatas, tokens, strict=True):
             self._writer.delete_documents_by_term("id", row_id)
             self._writer.add_document(

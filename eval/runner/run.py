@@ -102,17 +102,14 @@ def record(item: Item, answer: Answer) -> dict[str, Any]:
     }
 
 
-def relevance(passage: Passage) -> float:
-    """What the engine's abstention gate compares with ``min_relevance`` (``Passage.relevance``)."""
-    return float(getattr(passage, "relevance", passage.similarity))
-
-
 def relevance_fields(passages: Sequence[Passage]) -> dict[str, Any]:
     """Per-passage cosine similarity and relevance (rank order), and the best relevance (the gate's input)."""
+    from docchat.app.citations import best_relevance
+
     return {
         "similarities": [round(p.similarity, 4) for p in passages],
-        "relevances": [round(relevance(p), 4) for p in passages],
-        "best_relevance": round(max((relevance(p) for p in passages), default=0.0), 4),
+        "relevances": [round(p.relevance, 4) for p in passages],
+        "best_relevance": round(best_relevance(list(passages)), 4),
     }
 
 
@@ -146,6 +143,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     Followups use the heuristic rewrite (the previous user turn is prepended when the question refers
     back), which is what the engine does with a tiny LLM (``condense=auto``); an LLM rewrite may differ.
     """
+    from docchat.app.citations import nothing_relevant
     from docchat.app.condense import heuristic_standalone
 
     history: list[dict[str, str]] = []
@@ -157,7 +155,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     seconds = time.perf_counter() - started
     retrieved = [p.source for p in passages]
     fields = relevance_fields(passages)
-    refused = fields["best_relevance"] < engine.settings.min_relevance  # the engine's gate, before any LLM
+    refused = nothing_relevant(passages, engine.settings.min_relevance)  # the engine's gate, before any LLM
     scores = score_item(item, answer="", abstained=refused, citation_sources=[], retrieved_sources=retrieved)
     return {
         "id": item.id,
@@ -214,14 +212,6 @@ def code_version() -> dict[str, Any]:
     return {"commit": commit.stdout.strip(), "changed": [line[3:] for line in status.stdout.splitlines()]}
 
 
-def llm_name(settings: Settings) -> str:
-    """``backend:model`` of the configured LLM (without loading it), e.g. ``llamacpp:qwen2.5-coder-0.5b``."""
-    from docchat.components.llm.backends import llm_in_use
-
-    served = {"ollama": settings.ollama_model, "openai": settings.openai_model}.get(settings.llm_backend)
-    return f"{settings.llm_backend}:{served or llm_in_use(settings)[1]}"
-
-
 def build_summary(
     records: Sequence[dict[str, Any]],
     *,
@@ -235,6 +225,8 @@ def build_summary(
     mode: str = "full",
 ) -> dict[str, Any]:
     """summary.json: metrics (all items and per kind), what was run, on what, and where."""
+    from docchat.components.llm.backends import llm_name
+
     kinds = {kind: sum(r["kind"] == kind for r in records) for kind in question_set.by_kind()}
     metrics = aggregate_by_kind(records)
     if mode == "retrieval":  # no answers: only the retrieval metrics and the gate's refusals mean anything

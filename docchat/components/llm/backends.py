@@ -35,7 +35,7 @@ class ChatLLM(Protocol):
     """What the rest of docchat needs from an LLM."""
 
     name: str
-    """Backend and model, e.g. ``llamacpp:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`` or ``ollama:llama3.2:3b``."""
+    """Backend and model (:func:`llm_name`), e.g. ``llamacpp:qwen2.5-coder-0.5b`` or ``ollama:llama3.2:3b``."""
     profile: ModelProfile
 
     def stream_chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str]:
@@ -384,18 +384,34 @@ def model_path(settings: Settings) -> Path:
     return check_gguf(resolve_model_path(settings))
 
 
+def llm_name(settings: Settings) -> str:
+    """The configured LLM's one name, ``backend:model`` (answers, eval reports, saved chats), without loading it.
+
+    E.g. ``llamacpp:qwen2.5-coder-0.5b``, ``llamacpp:my-model.gguf`` (a GGUF path), ``ollama:llama3.2:3b``.
+    """
+    served = {"ollama": settings.ollama_model, "openai": settings.openai_model}.get(settings.llm_backend)
+    local = settings.llm_model_path.name if settings.llm_model_path else settings.llm_model
+    return f"{settings.llm_backend}:{served or local}"
+
+
+_BACKEND_LABELS = {"llamacpp": "llama.cpp", "ollama": "Ollama", "openai": "OpenAI-compatible"}
+
+
 def llm_in_use(settings: Settings) -> tuple[str, str]:
-    """(backend, model) the settings choose, without loading anything, e.g. ``("llama.cpp", "qwen...")``."""
-    if settings.llm_backend == "ollama":
-        return "Ollama", f"{settings.ollama_model} at {settings.ollama_url}"
-    if settings.llm_backend == "openai":
-        return "OpenAI-compatible", f"{settings.openai_model} at {settings.openai_url}"
-    return "llama.cpp", settings.llm_model_path.name if settings.llm_model_path else settings.llm_model
+    """(backend, model) as a front end shows them, e.g. ``("Ollama", "llama3.2:3b at http://...")``."""
+    backend, model = llm_name(settings).split(":", 1)
+    url = {"ollama": settings.ollama_url, "openai": settings.openai_url}.get(backend)
+    return _BACKEND_LABELS[backend], f"{model} at {url}" if url else model
 
 
 def build_llm(settings: Settings) -> ChatLLM:
-    """The chat LLM chosen by ``settings.llm_backend``, driven by its model profile."""
-    profile = resolve_profile(settings)
+    """The chat LLM chosen by ``settings.llm_backend``, driven by its model profile, named by :func:`llm_name`."""
+    llm = _backend(settings, resolve_profile(settings))
+    llm.name = llm_name(settings)
+    return llm
+
+
+def _backend(settings: Settings, profile: ModelProfile) -> ChatLLM:
     if settings.llm_backend == "llamacpp":
         server = shared_server(
             model_path(settings), profile.context, settings.llm_threads, settings.llm_threads_batch,
