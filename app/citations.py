@@ -24,6 +24,7 @@ import numpy as np
 
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import STOPWORDS, content_words, split_sentences
+from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SOURCES = r"(?:passages?|documents?|text|context|sources?|excerpts?)"
@@ -46,10 +47,14 @@ Embed = Callable[[list[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class SupportThresholds:
-    """When a passage counts as supporting a sentence."""
+    """When a passage counts as supporting a sentence (settings ``support_similarity``, ``support_overlap``)."""
 
     similarity: float = 0.62  # cosine between the sentence and the passage's best sentence
     overlap: float = 0.7  # share of the sentence's content words found in the passage
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SupportThresholds:
+        return cls(settings.support_similarity, settings.support_overlap)
 
 
 def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:

@@ -11,11 +11,19 @@ from collections.abc import Iterator
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.citations import SentenceVectors, check_answer, nothing_relevant, on_topic
+from docchat.app.citations import SentenceVectors, SupportThresholds, check_answer, nothing_relevant, on_topic
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
-from docchat.app.prompt import answer_messages, is_refusal, may_be_marker, refusal_text, says_no, verify_messages
+from docchat.app.prompt import (
+    answer_messages,
+    is_refusal,
+    may_be_marker,
+    recent_history,
+    refusal_text,
+    says_no,
+    verify_messages,
+)
 from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import hybrid_search
@@ -29,7 +37,6 @@ from docchat.components.store import open_client, open_collection
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 
-MIN_SUPPORTED_SHARE = 0.5  # below this share of supported sentences, answer with quotes instead
 QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
@@ -51,6 +58,7 @@ class Engine:
         self._client: ClientAPI | None = None
         self._lexical = LexicalIndexCache(settings.indexes_dir)
         self._lock = threading.Lock()
+        self.thresholds = SupportThresholds.from_settings(settings)
 
     # -- components, built on first use ---------------------------------------------------------
     @property
@@ -79,7 +87,7 @@ class Engine:
         """The reranker of ``settings.reranker``."""
         with self._lock:
             if self._reranker is None:
-                self._reranker = make_reranker(self.settings.reranker)
+                self._reranker = make_reranker(self.settings.reranker, self.settings.rrf_weight)
             return self._reranker
 
     @property
@@ -158,7 +166,8 @@ class Engine:
         question = (question or "").strip()
         if not question:
             raise DocchatError("Ask a question: the text is empty.")
-        history = _checked_history(history or [])
+        history = recent_history(_checked_history(history or []), self.settings.history_turns,
+                                 self.settings.history_turn_chars)  # fmt: skip
         started = time.perf_counter()
         profile = self.profile
         rewriter = self.llm if profile.trust_rewrites and history else None
@@ -223,8 +232,8 @@ class Engine:
         elif has_loop(generated):
             notice = QUOTES_NOTICE
         else:
-            checked = check_answer(generated, passages, vectors, citable=citable, question=standalone)
-            if checked.claims == 0 or checked.supported_share < MIN_SUPPORTED_SHARE:
+            checked = check_answer(generated, passages, vectors, self.thresholds, citable=citable, question=standalone)
+            if checked.claims == 0 or checked.supported_share < self.settings.min_supported_share:
                 notice = QUOTES_NOTICE
         if notice:
             checked = extractive_answer(vector, passages, vectors, citable=citable)

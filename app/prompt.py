@@ -7,9 +7,6 @@ from importlib import resources
 
 from docchat.app.schema import Passage
 
-MAX_HISTORY_TURNS = 4
-MAX_TURN_CHARS = 600
-
 
 @cache
 def template(name: str) -> str:
@@ -60,11 +57,16 @@ def format_passages(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
+def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> list[dict[str, str]]:
+    """The last ``turns`` turns, each cut to ``chars`` characters: all of the history the LLM sees."""
+    recent = history[-turns:] if turns else []
+    return [{"role": turn["role"], "content": turn["content"][:chars]} for turn in recent]
+
+
 def answer_messages(question: str, passages: list[Passage], history: list[dict[str, str]]) -> list[dict[str, str]]:
-    """System rules, the last few turns, then the passages and the question."""
+    """System rules, the (already trimmed, see :func:`recent_history`) turns, then the passages and the question."""
     messages = [{"role": "system", "content": template("system")}]
-    for turn in history[-MAX_HISTORY_TURNS:]:
-        messages.append({"role": turn["role"], "content": turn["content"][:MAX_TURN_CHARS]})
+    messages += [{"role": turn["role"], "content": turn["content"]} for turn in history]
     user = template("answer").format(passages=format_passages(passages), question=question)
     messages.append({"role": "user", "content": user})
     return messages
@@ -91,5 +93,5 @@ def says_no(reply: str) -> bool:
 
 def condense_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
     """Ask the LLM to rewrite a follow-up as a standalone question."""
-    lines = [f"{turn['role']}: {turn['content'][:MAX_TURN_CHARS]}" for turn in history[-MAX_HISTORY_TURNS:]]
+    lines = [f"{turn['role']}: {turn['content']}" for turn in history]
     return [{"role": "user", "content": template("condense").format(history="\n".join(lines), question=question)}]

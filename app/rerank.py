@@ -38,11 +38,13 @@ class RelevanceReranker:
     """Similarity + coverage (each 0..1) + the RRF score scaled to about 0..1."""
 
     name = "relevance"
-    RRF_WEIGHT = 30.0  # two first places give 2/61: scaled, about as much as the other two signals
+
+    def __init__(self, rrf_weight: float) -> None:
+        self.rrf_weight = rrf_weight  # setting rrf_weight
 
     def rerank(self, query: str, passages: list[Passage], limit: int) -> list[Passage]:
         for passage in passages:
-            passage.score = passage.relevance + self.RRF_WEIGHT * passage.score
+            passage.score = passage.relevance + self.rrf_weight * passage.score
         return sorted(passages, key=lambda p: p.score, reverse=True)[:limit]
 
 
@@ -68,10 +70,10 @@ class CrossEncoderReranker:
         return sorted(passages, key=lambda p: p.score, reverse=True)[:limit]
 
 
-def make_reranker(spec: str) -> Reranker:
-    """``relevance``, ``none`` or a path to a CrossEncoder folder."""
+def make_reranker(spec: str, rrf_weight: float = 30.0) -> Reranker:
+    """``relevance`` (weighing the fused rank by ``rrf_weight``), ``none`` or a path to a CrossEncoder folder."""
     if spec in ("", "none"):
         return KeepOrder()
     if spec == "relevance":
-        return RelevanceReranker()
+        return RelevanceReranker(rrf_weight)
     return CrossEncoderReranker(Path(spec).expanduser())

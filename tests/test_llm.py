@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docchat.components.llm import backends as llm_module
 from docchat.components.llm.backends import LocalLlamaChat, build_llm
 from docchat.components.llm.catalog import resolve_model_path
 from docchat.components.llm.server import LLMUnavailable
@@ -249,9 +248,8 @@ def test_ollama_unreachable_port_fails_fast_naming_the_url() -> None:
     assert_one_sentence(message)
 
 
-def test_ollama_hanging_connect_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ollama_hanging_connect_is_bounded() -> None:
     """A server whose listen backlog is full drops new SYNs: connecting hangs until the connect timeout."""
-    monkeypatch.setattr(llm_module, "OLLAMA_CONNECT_TIMEOUT", 0.5)
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(0)
@@ -261,7 +259,7 @@ def test_ollama_hanging_connect_is_bounded(monkeypatch: pytest.MonkeyPatch) -> N
             for filler in fillers:
                 filler.setblocking(False)
                 filler.connect_ex(server.getsockname())
-            llm = build_llm(ollama_settings(url, llm_timeout=2.0))
+            llm = build_llm(ollama_settings(url, llm_timeout=2.0, llm_connect_timeout=0.5))
             start = time.perf_counter()
             with pytest.raises(LLMUnavailable) as err:
                 next(llm.stream_chat([QUESTION]))

@@ -133,6 +133,39 @@ class Settings(BaseSettings):
         ),
     )
 
+    rrf_weight: float = Field(
+        30.0,
+        ge=0,
+        description="relevance reranker: weight of the fused (RRF) score next to similarity + coverage "
+        "(30: two first places give 2/61, scaled to about as much as the other two signals).",
+    )
+
+    # -- answer checking ---------------------------------------------------------------------------
+    support_similarity: float = Field(
+        0.62,
+        ge=0,
+        le=1,
+        description="A passage supports an answer sentence when the cosine between the sentence and the passage's "
+        "closest sentence reaches this...",
+    )
+    support_overlap: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="...or when this share of the sentence's content words is in the passage (and in both cases "
+        "the passage or the question holds the sentence's key facts: numbers, names).",
+    )
+    min_supported_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Below this share of supported sentences the generated answer is replaced by quotes.",
+    )
+    history_turns: int = Field(
+        4, ge=0, description="Most recent chat turns (user or assistant) the LLM sees, for answers and rewrites."
+    )
+    history_turn_chars: int = Field(600, ge=50, description="Each of those turns is cut to this many characters.")
+
     # -- generation ----------------------------------------------------------------------------
     llm_backend: Literal["llamacpp", "ollama", "openai"] = Field(
         "llamacpp",
@@ -168,6 +201,9 @@ class Settings(BaseSettings):
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
     ollama_model: str = Field("llama3.2:3b", description="Ollama model tag (must be pulled on the server).")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds to wait for the LLM server to answer.")
+    llm_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for a connection to the LLM server (Ollama, OpenAI-compatible)."
+    )
     openai_url: str = Field(
         "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible server (llm_backend=openai)."
     )

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from docchat.core.settings import Settings
 
 ROLES = frozenset({"system", "user", "assistant"})
-OLLAMA_CONNECT_TIMEOUT = 5.0  # seconds; connecting is all that is bounded by this, not generation
 
 
 class ChatLLM(Protocol):
@@ -120,10 +119,12 @@ class OpenAIChat(_StreamingChat):
         timeout: float = 120.0,
         temperature: float = 0.0,
         extra_body: dict[str, Any] | None = None,
+        connect_timeout: float = 5.0,
     ) -> None:
         self.url, self.model = url.rstrip("/"), model
         self.name = f"openai:{model}"
         self.profile, self.timeout, self.temperature = profile, timeout, temperature
+        self.connect_timeout = connect_timeout
         self.api_key = api_key or "none"  # the client insists on one; local servers ignore it
         self.extra_body = extra_body or {}
         self._clients: dict[str, Any] = {}
@@ -139,7 +140,7 @@ class OpenAIChat(_StreamingChat):
         url = self._base_url()
         with self._clients_lock:
             if url not in self._clients:
-                timeout = openai.Timeout(self.timeout, connect=min(self.timeout, OLLAMA_CONNECT_TIMEOUT))
+                timeout = openai.Timeout(self.timeout, connect=min(self.timeout, self.connect_timeout))
                 self._clients[url] = openai.OpenAI(base_url=url, api_key=self.api_key, timeout=timeout, max_retries=0)
             return self._clients[url]
 
@@ -243,23 +244,28 @@ class LocalLlamaChat(OpenAIChat):
 class OllamaChat(_StreamingChat):
     """A model served by Ollama, through llama-index's ``Ollama`` LLM (``stream_chat``).
 
-    Connecting is bounded by OLLAMA_CONNECT_TIMEOUT seconds; waiting for each part of the answer by
+    Connecting is bounded by ``connect_timeout`` seconds; waiting for each part of the answer by
     ``timeout``. ``num_ctx`` is sent explicitly: left unset, llama-index would ask ``/api/show`` and
     request the model's full trained context (e.g. 131072 tokens for llama3.2).
     Thread-safe (httpx's client is); Ollama queues concurrent requests itself.
     """
 
     def __init__(
-        self, url: str, model: str, *, profile: ModelProfile, timeout: float = 120.0, temperature: float = 0.0
+        self,
+        url: str,
+        model: str,
+        *,
+        profile: ModelProfile,
+        timeout: float = 120.0,
+        temperature: float = 0.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         import httpx
         import ollama
 
         self.url, self.model, self.name = url, model, f"ollama:{model}"
         self.profile, self.timeout, self.temperature = profile, timeout, temperature
-        self._client = ollama.Client(
-            host=url, timeout=httpx.Timeout(timeout, connect=min(timeout, OLLAMA_CONNECT_TIMEOUT))
-        )
+        self._client = ollama.Client(host=url, timeout=httpx.Timeout(timeout, connect=min(timeout, connect_timeout)))
         self._llms: dict[int, Ollama] = {}
         self._llms_lock = threading.Lock()
 
@@ -423,6 +429,7 @@ def _backend(settings: Settings, profile: ModelProfile) -> ChatLLM:
         return OpenAIChat(
             settings.openai_url, settings.openai_model, profile=profile, api_key=settings.openai_api_key,
             timeout=settings.llm_timeout, temperature=settings.llm_temperature,
+            connect_timeout=settings.llm_connect_timeout,
         )  # fmt: skip
     return OllamaChat(settings.ollama_url, settings.ollama_model, profile=profile, timeout=settings.llm_timeout,
-                      temperature=settings.llm_temperature)  # fmt: skip
+                      temperature=settings.llm_temperature, connect_timeout=settings.llm_connect_timeout)  # fmt: skip
