@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import docchat  # noqa: E402,F401  (offline, no-telemetry environment first)
 from bench.machine import machine_line, percentiles  # noqa: E402
+from tests.fake_ollama import free_port  # noqa: E402  (the suite's one free_port; stdlib only)
 
 COLLECTION = "bench-fsp"
 START_TIMEOUT = 600.0  # seconds for the server to load the store, the embedder and the model
@@ -56,14 +57,6 @@ def answerable_questions(count: int) -> list[str]:
     lines = (REPO / "eval/sets/fullstackpython.jsonl").read_text().splitlines()
     items = [json.loads(line) for line in lines if line.strip()]
     return [item["question"] for item in items if item.get("kind") == "answerable"][:count]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(data_dir: Path, port: int, key: str, log_path: Path) -> subprocess.Popen[bytes]:

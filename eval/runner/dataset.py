@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 KINDS = ("answerable", "multihop", "followup", "unanswerable")
 
@@ -100,44 +110,66 @@ def parse_item(text: str, line: int = 0) -> Item:
         raise _Malformed(f"invalid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(data, dict):
         raise _Malformed(f"expected a JSON object, got {type(data).__name__}")
-    item_id = _text(data, "id")
-    kind = _text(data, "kind")
-    if kind not in KINDS:
-        raise _Malformed(f"{item_id}: unknown kind {kind!r} (use one of {', '.join(KINDS)})")
-    question = _text(data, "question", item_id)
-    reference = _field(data, "reference_answer", str, item_id)
-    groups = _field(data, "must_include_any", list, item_id)
-    if not all(isinstance(g, list) and g and all(isinstance(k, str) and k.strip() for k in g) for g in groups):
-        raise _Malformed(f"{item_id}: must_include_any must be a list of non-empty lists of non-empty strings")
-    gold = _field(data, "gold_sources", list, item_id)
-    if not all(isinstance(s, str) and s.strip() for s in gold):
-        raise _Malformed(f"{item_id}: gold_sources must be a list of non-empty strings")
-    if kind == "unanswerable" and (groups or gold):
-        raise _Malformed(f"{item_id}: an unanswerable item needs empty must_include_any and gold_sources")
-    if kind != "unanswerable" and not gold:
-        raise _Malformed(f"{item_id}: a {kind} item needs at least one gold source")
-    turns: list[str] = []
-    if kind == "followup" or "turns" in data:  # any kind may be asked mid-conversation (e.g. an off-topic turn)
-        turns = data.get("turns")  # type: ignore[assignment]
-        if not isinstance(turns, list) or len(turns) < 2 or not all(isinstance(t, str) and t.strip() for t in turns):
-            raise _Malformed(f"{item_id}: turns must be a list of at least 2 non-empty strings")
-        if turns[-1].strip() != question.strip():
-            raise _Malformed(f"{item_id}: the last of turns must be the question")
-    return Item(item_id, kind, question, reference, groups, gold, list(turns), line)
+    try:
+        row = _Row.model_validate(data)
+    except ValidationError as error:
+        item_id = data.get("id") if isinstance(data.get("id"), str) and data["id"].strip() else None
+        raise _Malformed(_describe(error, item_id)) from None
+    return Item(row.id, row.kind, row.question, row.reference_answer, row.must_include_any, row.gold_sources,
+                row.turns or [], line)  # fmt: skip
 
 
-def _field(data: dict[str, Any], name: str, kind: type, item_id: str | None = None) -> Any:
-    prefix = f"{item_id}: " if item_id else ""
-    if name not in data:
-        raise _Malformed(f"{prefix}missing field {name!r}")
-    value = data[name]
-    if not isinstance(value, kind):
-        raise _Malformed(f"{prefix}field {name!r} must be a {'string' if kind is str else kind.__name__}")
-    return value
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is empty")
+    return text
 
 
-def _text(data: dict[str, Any], name: str, item_id: str | None = None) -> str:
-    value = _field(data, name, str, item_id)
-    if not value.strip():
-        raise _Malformed(f"{f'{item_id}: ' if item_id else ''}field {name!r} is empty")
-    return value
+_Text = Annotated[str, AfterValidator(_not_blank)]
+
+
+class _Row(BaseModel):
+    """The JSON of one item (unknown fields ignored; no type coercion)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    id: _Text
+    kind: str
+    question: _Text
+    reference_answer: str
+    must_include_any: list[Annotated[list[_Text], Field(min_length=1)]]
+    gold_sources: list[_Text]
+    turns: Annotated[list[_Text], Field(min_length=2)] | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r} (use one of {', '.join(KINDS)})")
+        return kind
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _Row:
+        if self.kind == "unanswerable" and (self.must_include_any or self.gold_sources):
+            raise ValueError("an unanswerable item needs empty must_include_any and gold_sources")
+        if self.kind != "unanswerable" and not self.gold_sources:
+            raise ValueError(f"an item of kind {self.kind} needs at least one gold source")
+        if self.kind == "followup" and self.turns is None:  # any kind may have turns (an off-topic turn mid-chat)
+            raise ValueError("turns must be a list of at least 2 non-empty strings")
+        if self.turns is not None and self.turns[-1].strip() != self.question.strip():
+            raise ValueError("the last of turns must be the question")
+        return self
+
+
+def _describe(error: ValidationError, item_id: str | None) -> str:
+    """The first problem pydantic found, as one line: ``ID: field 'x' ...``."""
+    problem = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in problem["loc"][:1])
+    if problem["type"] == "missing":
+        message = f"missing field {field!r}"
+    elif problem["type"] == "value_error":
+        cause = problem.get("ctx", {}).get("error")
+        message = f"field {field!r}: {cause}" if field else str(cause)  # no field: a rule across fields
+    else:
+        message = f"field {field!r}: {problem['msg'][:1].lower()}{problem['msg'][1:]}"
+    return f"{item_id}: {message}" if item_id and field != "id" else message
