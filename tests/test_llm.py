@@ -4,6 +4,7 @@ backend against that same real server, and llama-index's Ollama client against a
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -136,10 +137,23 @@ def test_llamacpp_abandoned_stream_frees_the_model_at_once(tmp_path: Path) -> No
     stream = llm.stream_chat(long_task)
     assert next(stream)
     stream.close()  # type: ignore[attr-defined]
-    # Had the server kept generating the 1500 tokens (about 12 s), this short answer would wait behind them.
-    start = time.perf_counter()
+    # Had the server kept generating the 1500 tokens (about 12 s on 2 cores), its process would keep burning CPU.
+    assert llm.server.pid is not None
+    time.sleep(0.5)  # let the server notice the closed connection
+    assert _cpu_seconds(llm.server.pid, over=2.0) < 0.5, "the model process kept generating after the client left"
     assert llm.complete([QUESTION], max_tokens=4).strip()
-    assert time.perf_counter() - start < 5
+
+
+def _cpu_seconds(pid: int, over: float) -> float:
+    """CPU seconds (user + system, all threads) process ``pid`` uses during the next ``over`` seconds."""
+
+    def used() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    before = used()
+    time.sleep(over)
+    return used() - before
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not-gguf"])
@@ -239,10 +253,9 @@ def test_ollama_unknown_model_says_ollama_pull() -> None:
 def test_ollama_unreachable_port_fails_fast_naming_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     llm = build_llm(ollama_settings(url, llm_timeout=120.0))
-    start = time.perf_counter()
     with pytest.raises(LLMUnavailable) as err:
         list(llm.stream_chat([QUESTION]))
-    assert time.perf_counter() - start < 3
+    assert isinstance(err.value.__cause__, httpx.ConnectError)  # refused at once, no retries
     message = str(err.value)
     assert url in message and "ollama serve" in message and "DOCCHAT_OLLAMA_URL" in message
     assert_one_sentence(message)
@@ -260,26 +273,21 @@ def test_ollama_hanging_connect_is_bounded() -> None:
                 filler.setblocking(False)
                 filler.connect_ex(server.getsockname())
             llm = build_llm(ollama_settings(url, llm_timeout=2.0, llm_connect_timeout=0.5))
-            start = time.perf_counter()
             with pytest.raises(LLMUnavailable) as err:
                 next(llm.stream_chat([QUESTION]))
-            elapsed = time.perf_counter() - start
         finally:
             for filler in fillers:
                 filler.close()
     if not isinstance(err.value.__cause__, httpx.ConnectTimeout):
         pytest.skip(f"could not make connecting hang here ({err.value.__cause__!r})")
-    assert elapsed < 1.5
-    assert f"Cannot reach Ollama at {url}" in str(err.value)
+    assert f"Cannot reach Ollama at {url}" in str(err.value)  # the connect timeout (0.5 s) fired, not llm_timeout
 
 
 def test_ollama_slow_answer_is_bounded_by_llm_timeout() -> None:
     with run_fake_ollama(models={"llama3.2:3b": CANNED}, delay=2.0) as url:
         llm = build_llm(ollama_settings(url, llm_timeout=0.3))
-        start = time.perf_counter()
         with pytest.raises(LLMUnavailable) as err:
             list(llm.stream_chat([QUESTION]))
-        elapsed = time.perf_counter() - start
-    assert elapsed < 1.5
+    assert isinstance(err.value.__cause__, httpx.ReadTimeout)  # without the timeout the answer comes after 2 s
     assert "DOCCHAT_LLM_TIMEOUT" in str(err.value) and url in str(err.value)
     assert_one_sentence(str(err.value))

@@ -1,4 +1,4 @@
-"""The Streamlit chat UI (``docchat ui``): ``page.py`` is the script, ``launch.py`` starts it.
+"""The Streamlit chat UI (``docchat ui``): ``page.py`` is the script, docchat/cli/ui.py starts it.
 
 This module holds the pure text helpers the page uses. Everything that comes from the corpus (passages,
 titles, headings, file names) or from the LLM is shown through :func:`escape_markdown`, so it renders
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from docchat.app.render import lines_label
+from docchat.app.render import heading_label, source_location
 from docchat.app.schema import Answer, Citation
 
 PAGE_SCRIPT = Path(__file__).with_name("page.py")
@@ -80,9 +80,9 @@ def unsupported_count(answer: Answer) -> int:
 
 
 def citation_caption(citation: Citation) -> str:
-    """Heading path · source path · line span · relevance, escaped."""
-    parts = [citation.heading] if citation.heading else []
-    parts += [citation.source, lines_label(citation.span_unit, citation.lines), f"relevance {citation.score:.2f}"]
+    """Heading path · ``source, lines 20-25`` (``report.pdf, p. 12, lines 3-7``) · relevance, escaped."""
+    parts = [heading_label(citation)] if heading_label(citation) else []
+    parts += [source_location(citation), f"relevance {citation.score:.2f}"]
     return " · ".join(_inline(part) for part in parts)
 
 
