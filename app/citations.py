@@ -54,7 +54,7 @@ class SupportThresholds:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SupportThresholds:
-        return cls(settings.support_similarity, settings.support_overlap)
+        return cls(settings.answer.support_similarity, settings.answer.support_overlap)
 
 
 def parse_markers(sentence: str, passage_count: int) -> tuple[str, list[int]]:
@@ -122,6 +122,8 @@ def make_citation(number: int, passage: Passage, quote: str) -> Citation:
         passage=passage.text,
         score=passage.similarity,
         span_unit=passage.span_unit,
+        page=passage.page,
+        root=passage.root,
     )
 
 

@@ -84,10 +84,10 @@ class Engine:
 
     @property
     def reranker(self) -> Reranker:
-        """The reranker of ``settings.reranker``."""
+        """The reranker of ``settings.retrieval.reranker``."""
         with self._lock:
             if self._reranker is None:
-                self._reranker = make_reranker(self.settings.reranker, self.settings.rrf_weight)
+                self._reranker = make_reranker(self.settings.retrieval.reranker, self.settings.retrieval.rrf_weight)
             return self._reranker
 
     @property
@@ -101,7 +101,7 @@ class Engine:
     def collection(self, name: str | None = None) -> Collection:
         """A collection, fetched fresh so a concurrent ingest's changes are seen on the next question."""
         embedder = self.embedder
-        return open_collection(self.client, name or self.settings.collection, embedder.name, embedder.dimension)
+        return open_collection(self.client, name or self.settings.store.collection, embedder.name, embedder.dimension)
 
     def warm(self) -> list[str]:
         """Load the store, the query embedder and the LLM now, not on the first question.
@@ -127,7 +127,7 @@ class Engine:
         source_prefix: str | None = None,
     ) -> list[Passage]:
         """The ``top_k`` passages for ``query``: dense + BM25 fused, then reranked."""
-        passages, _, _ = self._retrieve(query, collection, top_k or self.settings.top_k, source_prefix)
+        passages, _, _ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
         return passages
 
     def _retrieve(
@@ -142,9 +142,9 @@ class Engine:
             lexical,
             query,
             vector,
-            candidates=self.settings.candidates_k,
+            candidates=self.settings.retrieval.candidates_k,
             limit=max(top_k * 3, 10),
-            rrf_k=self.settings.rrf_k,
+            rrf_k=self.settings.retrieval.rrf_k,
             source_prefix=source_prefix,
         )
         retrieved_at = time.perf_counter()
@@ -166,14 +166,16 @@ class Engine:
         question = (question or "").strip()
         if not question:
             raise DocchatError("Ask a question: the text is empty.")
-        history = recent_history(_checked_history(history or []), self.settings.history_turns,
-                                 self.settings.history_turn_chars)  # fmt: skip
+        history = recent_history(_checked_history(history or []), self.settings.answer.history_turns,
+                                 self.settings.answer.history_turn_chars)  # fmt: skip
         started = time.perf_counter()
         profile = self.profile
         rewriter = self.llm if profile.trust_rewrites and history else None
         standalone = standalone_question(question, history, rewriter)
         condensed_at = time.perf_counter()
-        passages, vector, timings = self._retrieve(standalone, collection, top_k or self.settings.top_k, source_prefix)
+        passages, vector, timings = self._retrieve(
+            standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix
+        )
         timings["condense"] = condensed_at - started
         yield Retrieved(passages)
 
@@ -183,7 +185,7 @@ class Engine:
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
 
-        if nothing_relevant(passages, self.settings.min_relevance):
+        if nothing_relevant(passages, self.settings.retrieval.min_relevance):
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
             return
 
@@ -225,7 +227,7 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
-        citable = on_topic(passages, self.settings.cite_window)
+        citable = on_topic(passages, self.settings.answer.cite_window)
         mode, notice = "generated", ""
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
@@ -233,7 +235,7 @@ class Engine:
             notice = QUOTES_NOTICE
         else:
             checked = check_answer(generated, passages, vectors, self.thresholds, citable=citable, question=standalone)
-            if checked.claims == 0 or checked.supported_share < self.settings.min_supported_share:
+            if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
         if notice:
             checked = extractive_answer(vector, passages, vectors, citable=citable)

@@ -11,7 +11,7 @@ from docchat.app.schema import Passage
 @cache
 def template(name: str) -> str:
     """The text of ``app/prompts/<name>.txt``."""
-    return resources.files("app").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8").strip()
+    return resources.files("docchat.app").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8").strip()
 
 
 REFUSAL_MARKER = "NO_ANSWER"  # what the system prompt asks the model to reply when the passages lack the answer

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from docchat.app.schema import Answer
+from docchat.app.schema import Answer, Citation, Passage
 
 
-def lines_label(unit: str, lines: tuple[int, int]) -> str:
-    """``lines 20-25`` or ``page 3``."""
+def lines_label(unit: str, lines: tuple[int, int], page: int | None = None) -> str:
+    """Where a passage is, the one way every output says it: ``lines 20-25``; for a PDF ``p. 12, lines 3-7``
+    (lines of the page's extracted text); ``p. 3`` for a PDF ingested before pages were recorded (span unit
+    "page": its lines are pages)."""
     start, end = lines
-    word = "page" if unit == "page" else "line"
-    return f"{word} {start}" if start == end else f"{word}s {start}-{end}"
+    if unit == "page":
+        return f"p. {start}" if start == end else f"pp. {start}-{end}"
+    span = f"line {start}" if start == end else f"lines {start}-{end}"
+    return span if page is None else f"p. {page}, {span}"
+
+
+def location(item: Citation | Passage) -> str:
+    """:func:`lines_label` of a citation or passage."""
+    return lines_label(item.span_unit, item.lines, item.page)
+
+
+def source_location(item: Citation | Passage) -> str:
+    """``report.pdf, p. 12, lines 3-7`` or ``notes/setup.md, lines 20-25``."""
+    return f"{item.source}, {location(item)}"
+
+
+def heading_label(item: Citation | Passage) -> str:
+    """The heading path worth showing next to the location: a PDF's ``Page 12`` says nothing ``p. 12`` does not."""
+    return "" if item.page is not None and item.heading == f"Page {item.page}" else item.heading
 
 
 def render_sources(answer: Answer, *, streamed: bool) -> str:
@@ -25,7 +44,6 @@ def render_sources(answer: Answer, *, streamed: bool) -> str:
     if answer.citations:
         parts.append("\n\nSources:")
         for citation in answer.citations:
-            where = lines_label(citation.span_unit, citation.lines)
-            heading = f" — {citation.heading}" if citation.heading else ""
-            parts.append(f"\n  [{citation.number}] {citation.source} ({where}){heading}\n      “{citation.quote}”")
+            heading = f" — {heading_label(citation)}" if heading_label(citation) else ""
+            parts.append(f"\n  [{citation.number}] {source_location(citation)}{heading}\n      “{citation.quote}”")
     return "".join(parts) + "\n"

@@ -9,6 +9,16 @@ from docchat.app.schema import Passage
 from docchat.components.bm25 import LexicalIndex, indexed_text
 
 
+def stored_page(meta: dict) -> int | None:
+    """A chunk's PDF page: its ``page`` field, or for a PDF chunk stored before pages were recorded (span unit
+    "page", start and end line = its page), that page; None for other formats."""
+    if meta.get("page") is not None:
+        return int(meta["page"])
+    if meta.get("span_unit") == "page" and meta.get("start_line") is not None:
+        return int(meta["start_line"])
+    return None
+
+
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
     """RRF (Cormack et al. 2009): score(d) = sum over rankings of 1 / (k + rank of d), ranks from 1."""
     scores: dict[str, float] = {}
@@ -80,6 +90,8 @@ def hybrid_search(
                 start_line=int(meta.get("start_line", 0)),
                 end_line=int(meta.get("end_line", 0)),
                 span_unit=str(meta.get("span_unit", "line")),
+                page=stored_page(meta),
+                root=str(meta.get("root", "")),
                 score=fused[row_id],
                 similarity=similarity,
                 coverage=lexical.coverage(query_text, indexed_text(meta, text)),

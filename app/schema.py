@@ -23,6 +23,8 @@ class Passage:
     coverage: float = 0.0  # IDF-weighted share of the question's terms found in the passage
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    page: int | None = None  # PDF page; ``lines`` are then lines of the page's extracted text
+    root: str = ""  # the folder the source was ingested from (absolute); "" if unknown
 
     @property
     def relevance(self) -> float:
@@ -31,7 +33,8 @@ class Passage:
 
     @property
     def lines(self) -> tuple[int, int]:
-        """(start, end) line span, 1-based inclusive (pages for PDFs)."""
+        """(start, end) line span, 1-based inclusive: in the file, or in a PDF page's text (pages when
+        ``span_unit`` is "page": a PDF ingested before pages were recorded)."""
         return (self.start_line, self.end_line)
 
     def summary(self) -> dict[str, Any]:
@@ -40,6 +43,7 @@ class Passage:
             "source": self.source,
             "heading": self.heading,
             "lines": list(self.lines),
+            "page": self.page,
             "score": round(self.score, 4),
             "similarity": round(self.similarity, 4),
             "coverage": round(self.coverage, 4),
@@ -59,7 +63,9 @@ class Citation:
     quote: str  # the passage sentence that supports the answer (verbatim from the passage)
     passage: str  # the whole passage text
     score: float = 0.0
-    span_unit: str = "line"  # "page" for PDFs
+    span_unit: str = "line"  # "page": ``lines`` are pages (a PDF ingested before pages were recorded)
+    page: int | None = None  # PDF page; ``lines`` are then the lines of that page's extracted text
+    root: str = ""  # the folder the source was ingested from (absolute), to find it for a preview
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -20,8 +20,9 @@ from docchat.components.embedding import Embedder
 from docchat.components.store import CollectionInfo, list_collections
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
+from docchat.ingest import Progress
 from docchat.ingest.loaders import SUPPORTED_SUFFIXES
-from docchat.ingest.pipeline import IngestReport, Progress, ingest_paths
+from docchat.ingest.pipeline import IngestReport, ingest_paths
 
 UPLOAD_SUFFIXES = tuple(sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES))
 MAX_NAME_CHARS = 120
@@ -59,20 +60,21 @@ def with_collection(settings: Settings, name: str) -> Settings:
     """``settings`` for collection ``name``, or DocchatError if the name is not a valid collection name."""
     name = (name or "").strip()
     try:
-        return type(settings)(**{**settings.model_dump(), "collection": name})
+        store = type(settings.store).model_validate({**settings.store.model_dump(), "collection": name})
     except ValidationError as error:
         raise DocchatError(
             f"{name!r} is not a valid collection name: use 3-63 letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit."
         ) from error
+    return settings.model_copy(update={"store": store})
 
 
 # -- uploads ---------------------------------------------------------------------------------------------
 
 
 def uploads_dir(settings: Settings) -> Path:
-    """Where uploaded files of ``settings.collection`` are kept (and ingested from)."""
-    return settings.data_dir / "uploads" / settings.collection
+    """Where uploaded files of ``settings.store.collection`` are kept (and ingested from)."""
+    return settings.store.data_dir / "uploads" / settings.store.collection
 
 
 def safe_filename(name: str) -> str:
@@ -137,12 +139,3 @@ def ingest_into(
     if not (target.is_dir() or target.is_file()):
         raise DocchatError(f"{target} is neither a folder nor a file.")
     return ingest_paths(with_collection(settings, collection), [target], embedder=embedder, progress=progress)
-
-
-def report_summary(report: IngestReport) -> str:
-    """One line saying what an ingest did (the same facts ``docchat ingest`` prints)."""
-    return (
-        f"{report.collection}: {report.files_seen} files seen, {report.added} added, {report.updated} updated, "
-        f"{report.deleted} deleted, {report.unchanged} unchanged, {len(report.skipped)} skipped; "
-        f"{report.chunks_written} chunks embedded, {report.chunks_deleted} removed; {report.seconds:.1f} s"
-    )

@@ -44,6 +44,7 @@ class StandInEmbedder:
     """The real MiniLM tokenizer and random unit vectors (see the module docstring)."""
 
     name, backend, dimension, max_tokens, batch_size = "stub-random-384", "stub", 384, 256, 64
+    model_seconds, repeated = 0.0, 0  # the counters ingest reads from an Embedder
 
     def __init__(self) -> None:
         import numpy as np
@@ -78,7 +79,7 @@ def ingest_once(root: Path, data_dir: Path) -> dict:
     report = ingest_paths(settings, [root], embedder=StandInEmbedder())
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    collection = open_client(settings).get_collection(settings.collection)
+    collection = open_client(settings).get_collection(settings.store.collection)
     sources: dict[str, int] = {}
     longest = offset = 0
     while True:  # a page at a time: one get of ~50k rows exceeds SQLite's variable limit

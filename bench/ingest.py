@@ -150,8 +150,9 @@ def seed_models(data_dir: Path, models_dir: Path) -> None:
 
 _SUMMARY = re.compile(
     r"(?P<seen>\d+) files seen, (?P<added>\d+) added, (?P<updated>\d+) updated, (?P<deleted>\d+) deleted, "
-    r"(?P<unchanged>\d+) unchanged, (?P<skipped>\d+) skipped; (?P<embedded>\d+) chunks embedded, "
-    r"(?P<removed>\d+) removed; (?P<seconds>[\d.]+) s"
+    r"(?P<unchanged>\d+) unchanged, (?P<skipped>\d+) skipped; (?P<embedded>\d+) chunks embedded"
+    r"(?: \((?P<repeated>\d+) repeated texts embedded once\))?, (?P<removed>\d+) removed; (?P<seconds>[\d.]+) s"
+    r"(?:, (?P<model_seconds>[\d.]+) s in the embedding model)?"
 )
 
 
@@ -163,7 +164,8 @@ def docchat_run(corpus: Path, data_dir: Path, scratch: Path, backend: str | None
     child = run_child(command, env, scratch)
     check(child, f"docchat ingest ({backend or 'default backend'})")
     found = _SUMMARY.search(" ".join(child.stderr.split()))
-    summary = {k: float(v) if k == "seconds" else int(v) for k, v in found.groupdict().items()} if found else {}
+    fields = found.groupdict(default="0") if found else {}
+    summary = {k: float(v) if k.endswith("seconds") else int(v) for k, v in fields.items()}
     return child, summary
 
 
@@ -411,7 +413,10 @@ def main() -> None:
     print()
     print(
         f"docchat: {cold_summary.get('embedded', '?')} chunks embedded in {cold_summary.get('seconds', 0):.1f} s "
-        f"inside the CLI (the rest of the wall time is start-up and model load); every chunk fits the model: "
+        f"inside the CLI (the rest of the wall time is start-up and model load), "
+        f"{cold_summary.get('model_seconds', 0):.1f} s "
+        f"of them inside the embedding model ({cold_summary.get('repeated', 0)} repeated texts embedded once); "
+        f"every chunk fits the model: "
         f"max {cold_tokens['max_chunk_wordpieces']} word-pieces, {cold_tokens['chunks_truncated']} truncated"
     )
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in starter_out["stages"].items())

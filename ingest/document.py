@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 class Block:
     """A piece of readable text (paragraph, list item, code block...) and where it sits.
 
-    ``start_line``/``end_line`` are 1-based and inclusive, in the source file (pages for PDFs).
+    ``start_line``/``end_line`` are 1-based and inclusive, in the source file; for a PDF (``page`` set), in the
+    page's extracted text (see ``docchat.ingest.loaders.pdf.page_texts``), whose line breaks the block keeps.
     ``headings`` is the heading path above the block, outermost first.
     """
 
@@ -17,6 +18,7 @@ class Block:
     headings: tuple[str, ...]
     start_line: int
     end_line: int
+    page: int | None = None  # 1-based PDF page number; None for every other format
 
 
 @dataclass

@@ -28,15 +28,18 @@ FSP = SHARED / "corpora" / "fullstackpython"
 # shipped default model ask for it by name (DEFAULT_MODEL). Child processes (UI server, CLI) inherit this.
 TEST_MODEL = "smollm2-135m"
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
-os.environ["DOCCHAT_LLM_MODEL"] = TEST_MODEL
+# The suite embeds with onnx-int8 (one ONNX export per session, seeded into each data dir) rather than the
+# default `auto`, which times every backend once per data dir; tests/test_embedding_choice.py tests `auto`.
+SUITE_ENV = {"DOCCHAT_LLM_MODEL": TEST_MODEL, "DOCCHAT_EMBED_BACKEND": "onnx-int8"}
+os.environ.update(SUITE_ENV)
 
 
 # -- the developer's DOCCHAT_* settings ---------------------------------------------------------------------
 
 
 def is_user_setting(key: str) -> bool:
-    """A DOCCHAT_* variable of the developer's, to be cleared (not the suite's own test model)."""
-    return key.startswith("DOCCHAT_") and key != "DOCCHAT_LLM_MODEL"
+    """A DOCCHAT_* variable of the developer's, to be cleared (not the suite's own SUITE_ENV)."""
+    return key.startswith("DOCCHAT_") and key not in SUITE_ENV
 
 
 def clean_environ() -> dict[str, str]:

@@ -73,7 +73,9 @@ def test_off_topic_question_abstains_without_calling_the_llm(store, embedder, ll
     assert answer.abstained and answer.mode == "abstained"
     assert answer.citations == [] and answer.sentences == []
     assert answer.answer == "The documents do not cover this."
-    assert max(p.relevance for p in answer.retrieved) < store.min_relevance  # the gate, not the model, refused
+    assert (
+        max(p.relevance for p in answer.retrieved) < store.retrieval.min_relevance
+    )  # the gate, not the model, refused
     assert counting.calls == 0
 
 
@@ -121,7 +123,7 @@ def test_source_prefix_filter(store, embedder) -> None:
 
 
 def _ollama_engine(store: Settings, embedder, url: str) -> Engine:
-    settings = store.model_copy(update={"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b"})
+    settings = store.updated(llm_backend="ollama", ollama_url=url, ollama_model="llama3.2:3b")
     return Engine(settings, embedder=embedder)
 
 
@@ -190,7 +192,7 @@ def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
 def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, llm_refusal, abstains) -> None:
     """The stand-in Ollama model (default profile) gives the refusal marker, although the passages passed
     the relevance gate: ``auto`` trusts it (the profile does) and abstains; ``quote`` answers with quotes."""
-    settings = store.model_copy(update={"llm_refusal": llm_refusal})
+    settings = store.updated(llm_refusal=llm_refusal)
     answer = _answer_with_reply(settings, embedder, "NO_ANSWER")
     assert answer.abstained is abstains
     if abstains:
@@ -240,7 +242,7 @@ def test_cli_ask_json_and_clear_errors(
     runner = CliRunner()
     clear_user_settings(monkeypatch)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DOCCHAT_DATA_DIR", str(store.data_dir))
+    monkeypatch.setenv("DOCCHAT_DATA_DIR", str(store.store.data_dir))
     peru = "What is the capital of Peru?"
     result = runner.invoke(cli, ["ask", peru, "--json"])
     assert result.exit_code == 0, result.output
@@ -254,7 +256,7 @@ def test_cli_ask_json_and_clear_errors(
     assert [(r["source"], r["heading"], r["lines"]) for r in data["retrieved"]] == [
         (p.source, p.heading, list(p.lines)) for p in expected
     ]
-    assert all(r["relevance"] < store.min_relevance for r in data["retrieved"])  # why it abstained
+    assert all(r["relevance"] < store.retrieval.min_relevance for r in data["retrieved"])  # why it abstained
     assert 0 < data["timings"]["retrieve"] <= data["timings"]["total"]
 
     history = tmp_path / "history.json"
@@ -287,7 +289,7 @@ def test_sentences_about_the_passages_are_not_taken_as_answers(store, embedder) 
 def test_passage_budget_cuts_what_the_llm_reads_but_not_what_is_cited(store, embedder) -> None:
     """With a budget, the prompt holds each passage's sentences most similar to the question; the
     citation is still checked against (and quotes) the full passage."""
-    settings = store.model_copy(update={"llm_passage_budget": 60})
+    settings = store.updated(llm_passage_budget=60)
     reply = "Collab was built by the Consumer Financial Protection Bureau (CFPB) [1]."
     with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
         answer = _ollama_engine(settings, embedder, url).ask(COLLAB)

@@ -241,18 +241,16 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(client: openai.OpenAI, 
         if chunk.choices and chunk.choices[0].delta.content:
             break
     # while that answer is being generated, other requests are served
-    started = time.monotonic()
-    assert httpx.get(f"{served.url}/v1/models", headers=auth(), timeout=30).status_code == 200
-    assert time.monotonic() - started < 10
+    assert httpx.get(f"{served.url}/v1/models", headers=auth(), timeout=60).status_code == 200
+    assert len(served.llm.ends) == ends_before, "the answer was already over: /v1/models did not overlap it"
     stream.close()
     closed_at = time.monotonic()
     deadline = closed_at + 10
     while len(served.llm.ends) == ends_before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(served.llm.ends) > ends_before, "the model stream was not closed after the client left"
-    how, when = served.llm.ends[ends_before]
+    how, _ = served.llm.ends[ends_before]
     assert how == "closed", "the answer was generated to its end for nobody"
-    assert when - closed_at < 5
     response = client.chat.completions.create(model="default", messages=[user(COLLAB)])  # the model is free
     assert (response.choices[0].message.content or "").strip()
 
@@ -347,7 +345,7 @@ def files_outside(root: Path, data: Path) -> set[Path]:
 
 
 def test_upload_ingests_sanitised_files_into_the_collection(served: Served) -> None:
-    data = served.settings.data_dir
+    data = served.settings.store.data_dir
     outside_before = files_outside(served.root, data)
     files = [
         ("files", ("zorblax.md", ZORBLAX.encode(), "text/markdown")),
@@ -376,7 +374,7 @@ def test_upload_refusals(served: Served) -> None:
     url = f"{served.url}/v1/collections/uploaded/documents"
     big = ("files", ("big.md", b"# Big\n\n" + b"word " * 20_000, "text/markdown"))
     assert_error(httpx.post(url, files=[big], headers=auth(), timeout=60), 413)
-    assert not (served.settings.data_dir / "uploads" / "uploaded" / "big.md").exists()
+    assert not (served.settings.store.data_dir / "uploads" / "uploaded" / "big.md").exists()
     only_bad = [("files", ("tool.exe", b"MZ", "application/octet-stream"))]
     assert_error(httpx.post(url, files=only_bad, headers=auth(), timeout=60), 400, "files")
     assert_error(httpx.post(url, headers=auth(), timeout=60), 400)  # no files at all
@@ -384,7 +382,7 @@ def test_upload_refusals(served: Served) -> None:
     bad_name = f"{served.url}/v1/collections/x/documents"  # too short to be a collection name
     assert_error(httpx.post(bad_name, files=small, headers=auth(), timeout=60), 400, "name")
     assert_error(httpx.post(url, files=small, timeout=60), 401)
-    assert not (served.settings.data_dir / "uploads" / "x").exists()
+    assert not (served.settings.store.data_dir / "uploads" / "x").exists()
 
 
 # -- start-up ------------------------------------------------------------------------------------------------------

@@ -59,13 +59,13 @@ def make_settings(settings: Settings, tmp_path: Path) -> Callable[..., Settings]
     """Settings over a fresh data dir (the conftest's env-free ones), with overrides."""
 
     def make(name: str, **overrides: object) -> Settings:
-        return settings.model_copy(update={"data_dir": tmp_path / name, **overrides})
+        return settings.updated(data_dir=tmp_path / name, **overrides)
 
     return make
 
 
 def _rows(settings: Settings) -> dict[str, tuple[str, dict]]:
-    collection = open_client(settings).get_collection(settings.collection)
+    collection = open_client(settings).get_collection(settings.store.collection)
     got = collection.get(include=["documents", "metadatas"])
     return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
 

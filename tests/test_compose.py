@@ -35,7 +35,7 @@ DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 DEPLOYMENT_DOC = REPO / "docs" / "deployment.md"
 
-SETTINGS_ENV = {f"DOCCHAT_{name.upper()}" for name in Settings.model_fields}
+SETTINGS_ENV = {f"DOCCHAT_{name.upper()}" for name in Settings.flat_names()}
 COMPOSE_ONLY_VARS = {"DOCCHAT_CORPUS_DIR"}  # host-side compose variables, never read by docchat itself
 UI_COMMAND = ["docchat", "ui", "--host", "0.0.0.0", "--port", "8501"]
 INGEST_COMMAND = ["docchat", "ingest", "/corpus"]
@@ -428,7 +428,7 @@ def test_ui_and_ingest_commands_take_the_compose_arguments(
     from docchat.cli.main import app as cli_app
 
     runner = CliRunner()
-    env = {"DOCCHAT_DATA_DIR": str(seed_model(settings.data_dir, model_cache, embedder)), "COLUMNS": "400"}
+    env = {"DOCCHAT_DATA_DIR": str(seed_model(settings.store.data_dir, model_cache, embedder)), "COLUMNS": "400"}
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "notes.md").write_text("# Notes\n\nCollab was built by the Consumer Financial Protection Bureau.\n")

@@ -64,7 +64,10 @@ def test_four_concurrent_questions_each_get_their_own_complete_answer(shared, em
 def test_second_ingest_into_the_same_collection_is_refused_while_one_runs(shared, embedder) -> None:
     settings, corpus = shared
     # hold the lock as a running ingest does
-    with ingest_lock(settings.indexes_dir, settings.collection), pytest.raises(IngestLocked, match="already running"):
+    with (
+        ingest_lock(settings.indexes_dir, settings.store.collection),
+        pytest.raises(IngestLocked, match="already running"),
+    ):
         ingest_paths(settings, [corpus], embedder=embedder)
     report = ingest_paths(settings, [corpus], embedder=embedder)  # free again: works, nothing to do
     assert report.chunks_written == 0 and report.unchanged == 1

@@ -332,7 +332,7 @@ def test_followups_replay_their_turns_and_reports_are_written(tmp_path: Path) ->
         "malformed_lines": 1,
         "errors": 0,
     }
-    assert summary["settings"]["min_relevance"] == Settings().min_relevance
+    assert summary["settings"]["min_relevance"] == Settings().retrieval.min_relevance  # flat names
     assert summary["models"]["llm"].startswith("llamacpp:") and summary["machine"]["nproc"]
     report = (run.out_dir / "report.md").read_text()
     assert "| retrieval hit@1 | 0.000 |" in report and "| retrieval MRR | 0.500 |" in report
@@ -520,7 +520,7 @@ def test_seed_set_regression_gate(settings: Settings, embedder, tmp_path: Path) 
     from docchat.ingest.pipeline import ingest_paths
 
     baseline = json.loads(SEED_BASELINE.read_text(encoding="utf-8"))
-    settings = Settings(data_dir=settings.data_dir, collection="eval-seed", llm_model=DEFAULT_MODEL)
+    settings = Settings(data_dir=settings.store.data_dir, collection="eval-seed", llm_model=DEFAULT_MODEL)
     ingest_paths(settings, [CORPUS], embedder=embedder)
     run = evaluate(settings, SEED_SET, out_dir=tmp_path / "out", engine=Engine(settings, embedder=embedder))
 

@@ -3,7 +3,7 @@
 Real embedded Chroma and the real embedding model throughout.
 
 - ``docchat ingest`` runs in a subprocess that kills itself (SIGKILL, via the test hook
-  ``DOCCHAT_TEST_CRASH_AT`` in ingest/pipeline.py) after a batch is embedded but before any chunk is
+  the test_crash_at setting, DOCCHAT_TEST_CRASH_AT, ingest/faults.py) after a batch is embedded but before any chunk is
   written, after the first batch is written, or after every write but before the BM25 side index is
   marked current; also after an edited corpus's new chunks are written, before its stale ones are deleted.
   A re-run must then equal a clean run: same chunk ids, texts and metadata, no duplicates, a BM25 index
@@ -37,7 +37,7 @@ from docchat.components.embedding import Embedder
 from docchat.components.store import open_client, open_collection
 from docchat.core.errors import DocchatError, StoreUnavailable
 from docchat.core.settings import Settings
-from docchat.ingest.pipeline import CRASH_ENV, ingest_paths
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import FSP, clean_environ, fsp_sample, isolated_settings, seed_model
 
 DOCCHAT = Path(sys.executable).parent / "docchat"
@@ -115,11 +115,13 @@ class Snapshot:
 
 
 def snapshot(settings: Settings, embedder: Embedder) -> Snapshot:
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     got = store.get(include=["documents", "metadatas"])
     rows = {i: (d, dict(m)) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
     generation = int((store.metadata or {}).get("generation", 0))
-    on_disk = bm25.load(bm25.index_folder(settings.indexes_dir, settings.collection))  # before the cache may rebuild
+    on_disk = bm25.load(
+        bm25.index_folder(settings.indexes_dir, settings.store.collection)
+    )  # before the cache may rebuild
     lexical = bm25.LexicalIndexCache(settings.indexes_dir).get(store)
     return Snapshot(rows, store.count(), lexical.ids(), on_disk, generation)
 
@@ -197,7 +199,7 @@ def test_sigkill_then_rerun_equals_a_clean_run(
         edit_corpus(root)
     want = clean_runs["edited" if edited else "fresh"]
 
-    killed = run({CRASH_ENV: crash_at})
+    killed = run({"DOCCHAT_TEST_CRASH_AT": crash_at})  # the test_crash_at setting (ingest/faults.py)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     partial = dump_store(data_dir)
     new_ids = set(partial["ids"]) - before

@@ -305,7 +305,7 @@ def check_outcomes(expected: dict[str, str], skipped: list[tuple[str, str]], sto
 
 
 def stored_rows(settings: Settings, embedder_name: str, dimension: int) -> dict:
-    store = open_collection(open_client(settings), settings.collection, embedder_name, dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder_name, dimension)
     return store.get(include=["documents", "metadatas"])
 
 
@@ -313,14 +313,14 @@ def test_generated_hostile_corpus_ingests_or_skips_every_file(
     settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
     root = tmp_path / "hostile"
-    expected = build_hostile_corpus(root, settings.max_file_mb)
+    expected = build_hostile_corpus(root, settings.ingest.max_file_mb)
     report = ingest_paths(settings, [root], embedder=embedder)
     rows = stored_rows(settings, embedder.name, embedder.dimension)
     stored = {meta["source"] for meta in rows["metadatas"]}
     check_outcomes(expected, report.skipped, stored)
     assert report.files_seen == len(expected)
-    assert max(len(text) for text in rows["documents"]) <= settings.chunk_size * 20  # the giant word is cut
-    assert max(len(embedder.count_tokens(text)) for text in rows["documents"]) <= settings.chunk_size
+    assert max(len(text) for text in rows["documents"]) <= settings.ingest.chunk_size * 20  # the giant word is cut
+    assert max(len(embedder.count_tokens(text)) for text in rows["documents"]) <= settings.ingest.chunk_size
 
     again = ingest_paths(settings, [root], embedder=embedder)  # idempotent on hostile input too
     assert again.chunks_written == 0 and again.unchanged == len(stored)
@@ -333,8 +333,8 @@ def test_generated_hostile_corpus_ingests_or_skips_every_file(
 @pytest.mark.slow
 def test_50mb_single_line_file_ingests(settings: Settings, tmp_path: Path) -> None:
     root = tmp_path / "hostile"
-    expected = build_hostile_corpus(root, settings.max_file_mb)
-    write_single_line(root / "single-line.txt", settings.max_file_mb - 0.1)  # just under DOCCHAT_MAX_FILE_MB
+    expected = build_hostile_corpus(root, settings.ingest.max_file_mb)
+    write_single_line(root / "single-line.txt", settings.ingest.max_file_mb - 0.1)  # just under DOCCHAT_MAX_FILE_MB
     expected["single-line.txt"] = INGESTED
 
     env = clean_environ()
@@ -348,7 +348,7 @@ def test_50mb_single_line_file_ingests(settings: Settings, tmp_path: Path) -> No
           f"{result['chunks']['single-line.txt']} chunks")  # fmt: skip
     check_outcomes(expected, [tuple(item) for item in result["skipped"]], set(result["chunks"]))
     assert 40_000 < result["chunks"]["single-line.txt"] < 60_000  # ~200 word-pieces per chunk
-    assert result["longest_chunk"] <= settings.chunk_size * 20
+    assert result["longest_chunk"] <= settings.ingest.chunk_size * 20
 
 
 # -- the CLI with odd names -------------------------------------------------------------------------------
@@ -361,8 +361,8 @@ def test_cli_takes_dash_and_space_paths(
 
     from docchat.cli.main import app
 
-    seed_model(settings.data_dir, model_cache, embedder)
-    env = {"DOCCHAT_DATA_DIR": str(settings.data_dir), "COLUMNS": "400"}
+    seed_model(settings.store.data_dir, model_cache, embedder)
+    env = {"DOCCHAT_DATA_DIR": str(settings.store.data_dir), "COLUMNS": "400"}
     (tmp_path / "-rf.md").write_text("# Dash\n\nA file whose name starts with a dash, about Sanic.\n")
     spaced = tmp_path / "my docs" / "notes with spaces.md"
     spaced.parent.mkdir()

@@ -78,7 +78,7 @@ class Row:
 
 def read_rows(settings: Settings, embedder: Embedder, collection: str | None = None) -> list[Row]:
     client = open_client(settings)
-    store = open_collection(client, collection or settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(client, collection or settings.store.collection, embedder.name, embedder.dimension)
     got = store.get(include=["documents", "metadatas"])
     return [Row(i, d, dict(m)) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
 
@@ -91,7 +91,7 @@ def by_source(rows: list[Row]) -> dict[str, dict[str, Row]]:
 
 
 def stored_vectors(settings: Settings, embedder: Embedder, ids: list[str]) -> dict[str, np.ndarray]:
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     got = store.get(ids=ids, include=["embeddings"])
     return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
@@ -118,7 +118,9 @@ def assert_no_duplicates(rows: list[Row]) -> None:
 
 def fresh_chunks(path: Path, source: str, settings: Settings, embedder: Embedder) -> dict[str, tuple]:
     """What the chunker makes of the file now: id -> (text, start, end, heading)."""
-    chunker = Chunker(embedder.count_tokens, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
+    chunker = Chunker(
+        embedder.count_tokens, settings.ingest.chunk_size, settings.ingest.chunk_overlap, embedder.max_tokens
+    )
     return {
         c.id: (c.text, c.start_line, c.end_line, c.heading)
         for c in chunker.chunk(source, load_file(path, path.read_bytes()))
@@ -236,9 +238,9 @@ def root_of(built: Built, source: str) -> Path:
 
 @pytest.fixture
 def cli_env(settings: Settings, embedder: Embedder, model_cache: Path) -> dict[str, str]:
-    """Env for ``docchat`` over ``settings.data_dir``, its ONNX export seeded from the session's (no re-export)."""
-    seed_model(settings.data_dir, model_cache, embedder)
-    return {"DOCCHAT_DATA_DIR": str(settings.data_dir), "COLUMNS": "400"}
+    """Env for ``docchat`` over the settings' data dir, its ONNX export seeded from the session's (no re-export)."""
+    seed_model(settings.store.data_dir, model_cache, embedder)
+    return {"DOCCHAT_DATA_DIR": str(settings.store.data_dir), "COLUMNS": "400"}
 
 
 def run_cli(args: list[str], env: dict[str, str]):
@@ -426,10 +428,10 @@ def test_opening_with_another_model_is_refused(settings: Settings, embedder: Emb
     client = open_client(settings)
     for name, dimension in (("another-model", embedder.dimension), (embedder.name, 768)):
         with pytest.raises(ModelMismatch) as refused:
-            open_collection(client, settings.collection, name, dimension)
+            open_collection(client, settings.store.collection, name, dimension)
         assert "--rebuild" in str(refused.value)
         assert embedder.name in str(refused.value)
-    assert open_collection(client, settings.collection, embedder.name, embedder.dimension).count() > 0
+    assert open_collection(client, settings.store.collection, embedder.name, embedder.dimension).count() > 0
 
 
 def test_cli_refuses_a_collection_of_another_model_until_rebuild(
@@ -579,7 +581,7 @@ def test_symlinks_outside_are_skipped_and_loops_do_not_hang(
     assert "loop" in reasons["loop-a.md"] and "loop" in reasons["loop-b.md"]
     assert {row.source for row in read_rows(settings, embedder)} == {"good.md", "to-inside.md"}
 
-    following = settings.model_copy(update={"follow_symlinks": True})
+    following = settings.updated(follow_symlinks=True)
     report = ingest_paths(following, [root], embedder=embedder)
     assert set(dict(report.skipped)) == {"loop-a.md", "loop-b.md", "dangling.md"}
     assert {row.source for row in read_rows(settings, embedder)} == {"good.md", "to-inside.md", "to-outside.md"}
@@ -667,7 +669,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(
     root = fsp_sample(tmp_path, KILL_SAMPLE)
     collection = "killed"
 
-    clean_settings = settings.model_copy(update={"data_dir": tmp_path / "clean", "collection": collection})
+    clean_settings = settings.updated(data_dir=tmp_path / "clean", collection=collection)
     clean_report = ingest_paths(clean_settings, [root], embedder=embedder)
     clean = {
         (r.id, r.source, r.meta["start_line"], r.meta["end_line"], r.document): r.meta

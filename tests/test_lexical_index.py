@@ -28,15 +28,15 @@ ADDED = "content/pages/05-deployment/19-nginx.markdown"
 
 
 def chroma_ids(settings: Settings, embedder: Embedder) -> set[str]:
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     return set(store.get(include=[])["ids"])
 
 
 def current_index(settings: Settings, embedder: Embedder) -> bm25.LexicalIndex:
     """The index as a reader gets it, after checking no reader had to rebuild it."""
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     generation = int((store.metadata or {}).get("generation", 0))
-    assert bm25.is_current(settings.indexes_dir, settings.collection, generation)
+    assert bm25.is_current(settings.indexes_dir, settings.store.collection, generation)
     return bm25.LexicalIndexCache(settings.indexes_dir).get(store)
 
 
@@ -66,15 +66,17 @@ def test_ingest_updates_the_index_in_place(
     assert len(ids) == len(set(ids)) and set(ids) == chroma_ids(settings, embedder)
     assert set(index.sources_with_prefix("")) == {PAGES[1], PAGES[2], ADDED}
     hit, _ = index.search("zyxwvut extension", 5)[0]
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     assert "Zyxwvut" in store.get(ids=[hit])["documents"][0]
     assert index.search("nginx", 5, index.sources_with_prefix(ADDED))
     assert not index.search("nginx", 5, index.sources_with_prefix(PAGES[0]))
 
     # A warm re-run changes nothing, so it does not even open the index for writing.
-    state = (bm25.index_folder(settings.indexes_dir, settings.collection) / bm25.STATE_FILE).stat().st_mtime_ns
+    state = (bm25.index_folder(settings.indexes_dir, settings.store.collection) / bm25.STATE_FILE).stat().st_mtime_ns
     assert ingest_paths(settings, [root], embedder=embedder).chunks_written == 0
-    assert (bm25.index_folder(settings.indexes_dir, settings.collection) / bm25.STATE_FILE).stat().st_mtime_ns == state
+    assert (
+        bm25.index_folder(settings.indexes_dir, settings.store.collection) / bm25.STATE_FILE
+    ).stat().st_mtime_ns == state
 
 
 def test_a_reader_rebuilds_a_missing_or_unfinished_index_but_not_one_an_ingest_is_writing(
@@ -82,17 +84,17 @@ def test_a_reader_rebuilds_a_missing_or_unfinished_index_but_not_one_an_ingest_i
 ) -> None:
     ingest_paths(settings, [fsp_sample(tmp_path / "corpus", PAGES)], embedder=embedder)
     want = chroma_ids(settings, embedder)
-    folder = bm25.index_folder(settings.indexes_dir, settings.collection)
-    store = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    folder = bm25.index_folder(settings.indexes_dir, settings.store.collection)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
 
     shutil.rmtree(folder)  # deleted by hand
     assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == want
-    assert bm25.is_current(settings.indexes_dir, settings.collection, int(store.metadata["generation"]))
+    assert bm25.is_current(settings.indexes_dir, settings.store.collection, int(store.metadata["generation"]))
 
     bm25.IndexUpdater(folder)  # marked as being written, as a killed ingest leaves it
     assert bm25.indexed_generation(folder) is None
     rebuild = bm25.rebuild
-    with ingest_lock(settings.indexes_dir, settings.collection):  # ... by an ingest that is still running
+    with ingest_lock(settings.indexes_dir, settings.store.collection):  # ... by an ingest that is still running
         monkeypatch.setattr(bm25, "rebuild", no_rebuild)
         assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == want  # used as it is
     monkeypatch.setattr(bm25, "rebuild", rebuild)
@@ -103,7 +105,7 @@ def test_a_reader_rebuilds_a_missing_or_unfinished_index_but_not_one_an_ingest_i
 def test_an_ingest_after_a_stale_index_rebuilds_it_once(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
     root = fsp_sample(tmp_path / "corpus", PAGES)
     ingest_paths(settings, [root], embedder=embedder)
-    folder = bm25.index_folder(settings.indexes_dir, settings.collection)
+    folder = bm25.index_folder(settings.indexes_dir, settings.store.collection)
     bm25.IndexUpdater(folder).delete(["not-written-but-marked-unfinished"])
     (root / ADDED).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(FSP / ADDED, root / ADDED)

@@ -22,7 +22,8 @@ from docchat.ingest.pipeline import ingest_paths
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:
-    """A minimal valid PDF (no PDF writer library here draws text): one Helvetica text line per page.
+    """A minimal valid PDF (no PDF writer library here draws text): Helvetica text, one line per line of each
+    page's string (lines 14 points apart).
 
     Objects: 1 catalog, 2 page tree, then a page and its content stream per page, the font, the info
     dictionary; the xref table holds each object's real byte offset.
@@ -35,8 +36,9 @@ def make_pdf(pages: list[str], title: str | None = None) -> bytes:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 {font_id} 0 R >> >> "
             f"/Contents {4 + 2 * i} 0 R >>".encode()
         )
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode()
+        lines = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in text.split("\n")]
+        leading = " 14 TL" if len(lines) > 1 else ""
+        stream = f"BT /F1 12 Tf{leading} 72 720 Td {' T* '.join(f'({line}) Tj' for line in lines)} ET".encode()
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     info = ""
@@ -216,15 +218,16 @@ def test_generated_pdf_is_valid_for_pypdf_in_strict_mode() -> None:
     assert [page.extract_text() for page in reader.pages] == ["alpha beta", "gamma"]
 
 
-def test_pdf_pages_become_blocks_with_page_spans() -> None:
-    data = make_pdf(["Flask is a micro web framework (page one).", "Django ships an ORM on page two."], "Tiny Guide")
+def test_pdf_pages_become_blocks_with_their_page_and_lines_within_it() -> None:
+    data = make_pdf(["Flask is a micro web framework (page one).", "Django ships an ORM\non page two."], "Tiny Guide")
     document = load_file(Path("guide.pdf"), data)
     assert document.title == "Tiny Guide"
-    assert (document.format, document.span_unit) == ("pdf", "page")
+    assert (document.format, document.span_unit) == ("pdf", "line")
     assert blocks_of(document) == [
         ("Flask is a micro web framework (page one).", ("Page 1",), 1, 1),
-        ("Django ships an ORM on page two.", ("Page 2",), 2, 2),
+        ("Django ships an ORM\non page two.", ("Page 2",), 1, 2),
     ]
+    assert [block.page for block in document.blocks] == [1, 2]
 
 
 def test_pdf_is_parsed_from_the_bytes_read_not_reopened_from_the_path(tmp_path: Path) -> None:
@@ -274,18 +277,22 @@ def test_every_format_through_the_pipeline(settings: Settings, embedder: Embedde
     assert report.skipped == []
     assert report.added == 6
 
-    collection = open_collection(open_client(settings), settings.collection, embedder.name, embedder.dimension)
+    collection = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     got = collection.get(include=["documents", "metadatas"])
     rows = {
         (meta["source"], doc): (meta["title"], meta["heading"], meta["start_line"], meta["end_line"], meta["format"])
         for doc, meta in zip(got["documents"], got["metadatas"], strict=True)
     }
     spans = {meta["source"]: meta["span_unit"] for meta in got["metadatas"]}
+    pages = {
+        (meta["source"], doc): meta.get("page") for doc, meta in zip(got["documents"], got["metadatas"], strict=True)
+    }
     assert rows[("yaml.md", "Install the package with pip.")] == ("YAML Title", "Setup", 7, 7, "markdown")
     assert rows[("pelican.markdown", "Pelican body.")] == ("Pelican Title", "Intro", 6, 6, "markdown")
     assert rows[("guide.rst", "Restructured body text.")] == ("Guide", "Section", 7, 7, "rst")
-    assert rows[("doc.pdf", "PDF page two text.")] == ("PDF Title", "Page 2", 2, 2, "pdf")
-    assert spans["doc.pdf"] == "page" and spans["guide.rst"] == "line"
+    assert rows[("doc.pdf", "PDF page two text.")] == ("PDF Title", "Page 2", 1, 1, "pdf")  # line 1 of page 2
+    assert pages[("doc.pdf", "PDF page two text.")] == 2 and pages[("guide.rst", "Restructured body text.")] is None
+    assert spans["doc.pdf"] == "line" and spans["guide.rst"] == "line"
     for source in ("page.html", "page-in.txt"):
         assert rows[(source, "Deep text.")] == ("Page Title", "Section A > Deeper", 16, 16, "html")
 

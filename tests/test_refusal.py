@@ -29,7 +29,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
 def stream_with_reply(store: Settings, embedder, reply: str, **settings: object) -> tuple[str, Final]:
     with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
         update = {"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b", **settings}
-        events = list(Engine(store.model_copy(update=update), embedder=embedder).stream(COLLAB))
+        events = list(Engine(store.updated(**update), embedder=embedder).stream(COLLAB))
     return "".join(e.text for e in events if isinstance(e, Token)), events[-1]
 
 

@@ -4,7 +4,9 @@ chunk models with docchat's extra fields, and the converters from an :class:`~do
 Extra top-level fields on a completion (and on the last chunk of a stream): ``citations`` (the checked
 citations), ``abstained``, ``mode``, ``notice``, ``standalone_question`` (what was retrieved for) and
 ``retrieved`` (the passages the model read, in their [n] order); a stream's last chunk also has
-``final_answer``: the checked answer's text when it differs from the streamed text, else null.
+``final_answer``: the checked answer's text when it differs from the streamed text, else null. ``chat_id`` names
+the saved chat the turn was stored in (null when chats are not saved); a request may name it in its own extra
+field ``chat_id`` to continue that chat.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class ChatCompletionRequest(BaseModel):
     model: str | None = Field(None, description="The collection to answer from (unset: the server's default).")
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation; the last one is the question.")
     stream: bool = False
+    chat_id: str | None = Field(
+        None,
+        description="docchat's extra field: the saved chat to continue. Unset: the saved chat whose turns are the "
+        "earlier messages, else a new chat.",
+    )
 
     @field_validator("messages")
     @classmethod
@@ -83,7 +90,7 @@ class ChatCompletionRequest(BaseModel):
 
 
 class CitationOut(BaseModel):
-    """A checked citation; ``page`` is set when the span is in pages (PDFs), else null."""
+    """A checked citation; ``page`` is the PDF page (``lines`` are then lines of that page's text), else null."""
 
     number: int
     source: str
@@ -120,6 +127,7 @@ class AnswerFields(BaseModel):
     notice: str
     standalone_question: str
     retrieved: list[PassageOut]
+    chat_id: str | None = None
 
 
 class Message(BaseModel):
@@ -259,14 +267,13 @@ def now() -> int:
 
 def citation_out(citation: Citation) -> CitationOut:
     """The API form of a checked citation."""
-    page = citation.lines[0] if citation.span_unit == "page" else None
     return CitationOut(
         number=citation.number,
         source=citation.source,
         title=citation.title,
         heading=citation.heading,
         lines=list(citation.lines),
-        page=page,
+        page=citation.page,
         quote=citation.quote,
     )
 
@@ -275,9 +282,10 @@ def passage_out(passage: Passage) -> PassageOut:
     return PassageOut(source=passage.source, title=passage.title, heading=passage.heading, lines=list(passage.lines))
 
 
-def answer_fields(answer: Answer) -> dict[str, Any]:
-    """The extra fields of a completion (or final chunk) for ``answer``."""
+def answer_fields(answer: Answer, chat_id: str | None = None) -> dict[str, Any]:
+    """The extra fields of a completion (or final chunk) for ``answer``, saved in chat ``chat_id``."""
     return {
+        "chat_id": chat_id,
         "citations": [citation_out(c) for c in answer.citations],
         "abstained": answer.abstained,
         "mode": answer.mode,
@@ -287,7 +295,7 @@ def answer_fields(answer: Answer) -> dict[str, Any]:
     }
 
 
-def completion(answer: Answer, model: str, pieces: int) -> ChatCompletion:
+def completion(answer: Answer, model: str, pieces: int, chat_id: str | None = None) -> ChatCompletion:
     """A non-streaming response: the checked answer's text (with its [n] markers) and its citations."""
     return ChatCompletion(
         id=completion_id(),
@@ -295,7 +303,7 @@ def completion(answer: Answer, model: str, pieces: int) -> ChatCompletion:
         model=model,
         choices=[Choice(message=Message(content=answer.answer))],
         usage=Usage(completion_tokens=pieces),
-        **answer_fields(answer),
+        **answer_fields(answer, chat_id),
     )
 
 
@@ -304,7 +312,9 @@ def chunk(chunk_id: str, created: int, model: str, delta: Delta) -> ChatCompleti
     return ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[ChunkChoice(delta=delta)])
 
 
-def final_chunk(chunk_id: str, created: int, model: str, answer: Answer, streamed: str, pieces: int) -> FinalChunk:
+def final_chunk(
+    chunk_id: str, created: int, model: str, answer: Answer, streamed: str, pieces: int, chat_id: str | None = None
+) -> FinalChunk:
     """The last chunk; ``final_answer`` is the checked text if it differs from the streamed text (spacing aside)."""
     changed = " ".join(answer.answer.split()) != " ".join(streamed.split())
     return FinalChunk(
@@ -314,7 +324,7 @@ def final_chunk(chunk_id: str, created: int, model: str, answer: Answer, streame
         choices=[ChunkChoice(delta=Delta(), finish_reason="stop")],
         usage=Usage(completion_tokens=pieces),
         final_answer=answer.answer if changed else None,
-        **answer_fields(answer),
+        **answer_fields(answer, chat_id),
     )
 
 

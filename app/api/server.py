@@ -4,7 +4,8 @@ One :class:`~docchat.app.engine.Engine` per process, warmed at start-up, answers
 blocking engine calls run in the threadpool, so requests are served concurrently while the model process
 generates one answer at a time. The engine's events are pulled one at a time; between two of them the
 client's connection is checked, and when the client has gone the engine's generator is closed at once,
-which closes the model's HTTP stream so the model stops generating for nobody.
+which closes the model's HTTP stream so the model stops generating for nobody. Every answered turn is saved as a
+chat (docchat/app/api/chats.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from docchat.app import workspace
 from docchat.app.api import errors
 from docchat.app.api.auth import BearerAuth
+from docchat.app.api.chats import ChatSaver
 from docchat.app.api.limits import BodyLimit
 from docchat.app.api.openai_format import (
     SSE_DONE,
@@ -92,8 +94,8 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_embed
 
     app = FastAPI(title="docchat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     errors.install(app)
-    app.add_middleware(BodyLimit, request_mb=settings.api_max_request_mb, upload_mb=settings.api_max_upload_mb)
-    app.add_middleware(BearerAuth, api_key=settings.api_key)  # before any body is read
+    app.add_middleware(BodyLimit, request_mb=settings.api.max_request_mb, upload_mb=settings.api.max_upload_mb)
+    app.add_middleware(BearerAuth, api_key=settings.api.key)  # before any body is read
     app.add_middleware(errors.UnexpectedErrors)  # outermost
 
     @app.get("/healthz")
@@ -127,16 +129,18 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_embed
     @v1.post("/chat/completions", response_model=None)
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         """Answer the last user message from collection ``model``, earlier turns as history."""
-        name = body.model or settings.collection
+        name = body.model or settings.store.collection
         try:
             await run_in_threadpool(engine.collection, name)  # an unknown collection: 404 before any work
         except CollectionNotFound as error:
             message = f"The model {name!r} does not exist: models are docchat collections (GET /v1/models lists them)."
             raise errors.APIError(404, message, param="model", code="model_not_found") from error
+        saver = ChatSaver(settings, engine, name, body)
+        await run_in_threadpool(saver.check)  # an unknown chat_id: 404 before any work
         events = pull(request, engine.stream(body.question(), body.history(), collection=name))
         if body.stream:
-            return await _streaming(events, name)
-        return await _complete(events, name)
+            return await _streaming(events, name, saver)
+        return await _complete(events, name, saver)
 
     @v1.post("/collections/{name}/documents")
     async def upload(name: str, files: list[UploadFile] = File(description="One or more files.")) -> UploadResult:
@@ -163,7 +167,7 @@ def create_app(settings: Settings, engine: Engine | None = None, *, ingest_embed
         except DocchatError as error:
             raise errors.from_docchat(error, default_status=500) from error
         return UploadResult(collection=report.collection, saved=saved, rejected=rejected,
-                            ingest=ingest_summary(report), summary=workspace.report_summary(report))  # fmt: skip
+                            ingest=ingest_summary(report), summary=report.summary())  # fmt: skip
 
     app.include_router(v1)
     return app
@@ -186,8 +190,8 @@ async def pull(request: Request, events: Iterator[Event]) -> AsyncGenerator[Even
             await run_in_threadpool(events.close)  # type: ignore[attr-defined]
 
 
-async def _complete(events: AsyncGenerator[Event, None], model: str) -> Response:
-    """A ``chat.completion`` with the checked answer (the engine's Final)."""
+async def _complete(events: AsyncGenerator[Event, None], model: str, saver: ChatSaver) -> Response:
+    """A ``chat.completion`` with the checked answer (the engine's Final), saved in its chat."""
     answer: Answer | None = None
     pieces = 0
     async with aclosing(events):
@@ -198,10 +202,11 @@ async def _complete(events: AsyncGenerator[Event, None], model: str) -> Response
                 answer = event.answer
     if answer is None:
         return Response(status_code=CLIENT_GONE)
-    return JSONResponse(completion(answer, model, pieces).model_dump(mode="json"))
+    chat_id = await run_in_threadpool(saver.save, answer)
+    return JSONResponse(completion(answer, model, pieces, chat_id).model_dump(mode="json"))
 
 
-async def _streaming(events: AsyncGenerator[Event, None], model: str) -> Response:
+async def _streaming(events: AsyncGenerator[Event, None], model: str, saver: ChatSaver) -> Response:
     """SSE ``chat.completion.chunk``s. Retrieval happens before the response starts, so its errors are a 4xx/5xx."""
     try:
         await anext(events)  # Retrieved
@@ -211,11 +216,11 @@ async def _streaming(events: AsyncGenerator[Event, None], model: str) -> Respons
         await events.aclose()
         raise
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return _ClosingStreamingResponse(_chunks(events, model), media_type="text/event-stream", headers=headers)
+    return _ClosingStreamingResponse(_chunks(events, model, saver), media_type="text/event-stream", headers=headers)
 
 
-async def _chunks(events: AsyncGenerator[Event, None], model: str) -> AsyncGenerator[str, None]:
-    """The role chunk, one chunk per model token as it comes, the final chunk (citations, usage, and
+async def _chunks(events: AsyncGenerator[Event, None], model: str, saver: ChatSaver) -> AsyncGenerator[str, None]:
+    """The role chunk, one chunk per model token as it comes, the final chunk (citations, usage, ``chat_id``, and
     ``final_answer`` if the checked text differs from the streamed one), then ``[DONE]``. An error after
     the stream started is sent as ``data: {"error": ...}``, as OpenAI does."""
     chunk_id, created = completion_id(), now()
@@ -240,7 +245,8 @@ async def _chunks(events: AsyncGenerator[Event, None], model: str) -> AsyncGener
         if not streamed.strip():  # no model text (an abstention before the model): the answer is the text
             streamed = answer.answer
             yield sse(chunk(chunk_id, created, model, Delta(content=streamed)))
-        yield sse(final_chunk(chunk_id, created, model, answer, streamed, len(pieces)))
+        chat_id = await run_in_threadpool(saver.save, answer, streamed)
+        yield sse(final_chunk(chunk_id, created, model, answer, streamed, len(pieces), chat_id))
         yield SSE_DONE
 
 

@@ -19,16 +19,18 @@ from docchat.app.schema import Answer, Final, Retrieved, Token
 from docchat.app.ui import (
     WARNING_MARK,
     answer_markdown,
+    chats,
     citation_caption,
     engine_history,
     escape_markdown,
     passage_markdown,
     unsupported_count,
 )
+from docchat.app.ui.preview import new_run, show_preview
 from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import llm_in_use
 from docchat.core.errors import CollectionNotFound, DocchatError
-from docchat.core.settings import Settings, load_settings
+from docchat.core.settings import Settings, explain, load_settings
 
 log = logging.getLogger("docchat.ui")
 
@@ -54,7 +56,7 @@ def load_ingest_embedder(key: str, _settings: Settings) -> Embedder:
 
 
 def settings_key(settings: Settings) -> str:
-    return settings.model_dump_json(exclude={"collection", "top_k"})
+    return settings.model_dump_json(exclude={"store": {"collection"}, "retrieval": {"top_k"}})
 
 
 # -- rendering --------------------------------------------------------------------------------------------
@@ -83,6 +85,7 @@ def show_answer(answer: Answer) -> None:
                     st.markdown(f"**\\[{citation.number}\\] {escape_markdown(citation.title or citation.source)}**")
                     st.caption(citation_caption(citation))
                     st.markdown(passage_markdown(citation.passage, citation.quote))
+                    show_preview(answer, citation)
     total = answer.timings.get("total")
     details = [answer.llm or "", f"{total:.1f} s" if total is not None else ""]
     if answer.mode == "extractive":
@@ -94,6 +97,7 @@ def show_turn(turn: dict) -> None:
     with st.chat_message(turn["role"]):
         if turn.get("answer") is not None:
             show_answer(turn["answer"])
+            chats.feedback(turn)
         elif turn.get("error"):
             st.error(escape_markdown(turn["error"]))
         else:
@@ -139,22 +143,23 @@ def stream_reply(engine: Engine, question: str, history: list[dict[str, str]], c
 
 
 def new_chat(collection: str) -> None:
-    st.session_state.setdefault("chats", {})[collection] = []
+    chats.start_new(collection)
 
 
 def sidebar(settings: Settings, engine: Engine, problems: tuple[str, ...]) -> tuple[str, int]:
     """Collection picker, stats, LLM, top-k, New chat, Add documents; returns (collection, top_k)."""
     state = st.session_state
+    chats.restore_from_url()  # a refresh or a restart reopens the chat in the URL (and its collection)
     try:
         stats = {info.name: info for info in workspace.collection_stats(engine)}
     except DocchatError as error:
         st.error(escape_markdown(str(error)))
         stats = {}
-    names = sorted(stats) or [settings.collection]
+    names = sorted(stats) or [settings.store.collection]
     if "switch_to" in state:  # set by an ingest, before the picker exists in this run
         state["collection"] = state.pop("switch_to")
     if state.get("collection") not in names:
-        state["collection"] = settings.collection if settings.collection in names else names[0]
+        state["collection"] = settings.store.collection if settings.store.collection in names else names[0]
     collection = st.selectbox("Collection", names, key="collection")
     info = stats.get(collection)
     if info is None:
@@ -168,8 +173,11 @@ def sidebar(settings: Settings, engine: Engine, problems: tuple[str, ...]) -> tu
     st.caption(f"LLM: {escape_markdown(backend)} · {escape_markdown(model)}")
     for problem in problems:
         st.warning(escape_markdown(problem))
-    top_k = st.slider("Passages to retrieve (top-k)", 1, MAX_TOP_K, min(settings.top_k, MAX_TOP_K), key="top_k")
+    default_k = min(settings.retrieval.top_k, MAX_TOP_K)
+    top_k = st.slider("Passages to retrieve (top-k)", 1, MAX_TOP_K, default_k, key="top_k")
     st.button("New chat", on_click=new_chat, args=(collection,), icon=":material/add_comment:", width="stretch")
+    chats.sync_url(collection)
+    chats.sidebar_list(collection)
     with st.expander("Add documents", expanded=not stats):
         add_documents(settings, collection)
     return collection, top_k
@@ -183,7 +191,7 @@ def add_documents(settings: Settings, collection: str) -> None:
             f"Upload files ({', '.join(workspace.UPLOAD_SUFFIXES)})",
             type=list(workspace.UPLOAD_SUFFIXES),
             accept_multiple_files=True,
-            max_upload_size=max(1, math.ceil(settings.max_file_mb)),
+            max_upload_size=max(1, math.ceil(settings.ingest.max_file_mb)),
         )
         upload = st.form_submit_button("Add uploaded files", width="stretch")
     folder = st.text_input("Or a folder on the server", placeholder="/path/to/documents")
@@ -246,7 +254,7 @@ def run_ingest(settings: Settings, target: str, path: str, rejected: list[str] |
         bar.empty()
         return
     bar.empty()
-    summary = workspace.report_summary(report)
+    summary = report.summary()
     state["ingest_result"] = {"summary": summary, "rejected": rejected or [], "skipped": report.skipped}
     state["switch_to"] = report.collection
     st.rerun()
@@ -257,11 +265,13 @@ def run_ingest(settings: Settings, target: str, path: str, rejected: list[str] |
 
 def main() -> None:
     st.set_page_config(page_title="docchat", page_icon="💬")
+    new_run()  # source previews keep their keys across reruns
     try:
         settings = load_settings()
     except Exception as error:  # pydantic ValidationError or a broken docchat.toml
-        st.error(escape_markdown(f"Invalid settings: {' '.join(str(error).split())[:400]}"))
+        st.error(escape_markdown(f"Invalid settings: {explain(error)[:400]}"))
         st.stop()
+    chats.use_store(settings)
     try:
         with st.spinner("Loading the embedding model and the LLM…"):
             engine, problems = load_engine(settings_key(settings), settings)
@@ -292,6 +302,8 @@ def main() -> None:
     with st.chat_message("assistant"):
         reply = stream_reply(engine, text, history, collection, top_k)
     turns += [user_turn, reply]
+    if chats.save_reply(engine, collection, turns):
+        st.rerun()  # the chat list, the URL and the answer's feedback buttons show the saved turn
 
 
 try:

@@ -10,11 +10,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from docchat.cli.chats import chats_app, feedback_app
 from docchat.core.errors import DocchatError
-from docchat.core.settings import Settings, load_settings
+from docchat.core.settings import Settings, explain, load_settings
 
 app = typer.Typer(
     help="docchat: chat with your documents, locally, with checked citations.",
@@ -32,8 +34,7 @@ def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**overrides)
     except Exception as error:  # pydantic ValidationError or a broken docchat.toml
-        first = str(error).strip().splitlines()
-        _fail(f"Invalid settings: {' '.join(first[:3])}")
+        _fail(f"Invalid settings: {explain(error)}")
         raise  # unreachable: _fail exits
 
 
@@ -73,13 +74,7 @@ def ingest(
         return
     for source, reason in report.skipped:
         console.print(f"[yellow]skipped[/] {source}: {reason}", highlight=False)
-    console.print(
-        f"[bold]{report.collection}[/]: {report.files_seen} files seen, {report.added} added, "
-        f"{report.updated} updated, {report.deleted} deleted, {report.unchanged} unchanged, "
-        f"{len(report.skipped)} skipped; {report.chunks_written} chunks embedded, "
-        f"{report.chunks_deleted} removed; {report.seconds:.1f} s",
-        highlight=False,
-    )
+    console.print(report.summary(), highlight=False, markup=False)
     if report.failed:
         raise typer.Exit(1)
 
@@ -115,14 +110,34 @@ def ask(
     ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Passages to retrieve and cite.")] = None,
     source_prefix: Annotated[str | None, typer.Option("--source", help="Only sources under this path.")] = None,
+    chat: Annotated[
+        str | None, typer.Option("--chat", help="Continue this saved chat (`docchat chats list` shows the ids).")
+    ] = None,
 ) -> None:
-    """Answer a question from the collection, with checked citations."""
+    """Answer a question from the collection, with checked citations; the turn is saved as a chat."""
+    from docchat.app.chats.store import Chat, ChatStore
     from docchat.app.engine import Engine
     from docchat.app.render import render_sources
     from docchat.app.schema import Final, Token
 
+    if chat and history:
+        _fail("Use --chat ID or --history FILE, not both: a saved chat brings its own history.")
     settings = _settings(collection=collection, top_k=top_k)
-    turns = _read_history(history) if history else []
+    saved_chat: Chat | None = None
+    if chat:
+        try:
+            saved_chat = ChatStore.of(settings).get(chat)
+        except DocchatError as error:
+            _fail(str(error))
+            return
+        if collection and collection != saved_chat.summary.collection:
+            _fail(f"Chat {chat} is about collection {saved_chat.summary.collection!r}, not {collection!r}.")
+        settings = settings.updated(collection=saved_chat.summary.collection)
+    if saved_chat is not None:
+        turns = [{"role": role, "content": text} for t in saved_chat.turns
+                 for role, text in (("user", t.question), ("assistant", t.answer))]  # fmt: skip
+    else:
+        turns = _read_history(history) if history else []
     engine = Engine(settings)
     answer = None
     try:
@@ -137,22 +152,62 @@ def ask(
     if answer is None:  # pragma: no cover - the engine always ends with Final
         _fail("No answer was produced.")
         return
+    saved = _save_turn(settings, engine, answer, saved_chat, turns)
     if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-        return
-    out.print(render_sources(answer, streamed=answer.mode != "abstained"), markup=False)
+        data = answer.to_dict()
+        data["chat_id"], data["turn"] = (saved.chat_id, saved.turn) if saved else (None, None)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        out.print(render_sources(answer, streamed=answer.mode != "abstained"), markup=False)
+    if saved is not None:
+        again = "continued as new chat" if saved.forked else "chat"
+        console.print(f"{again} {saved.chat_id}, turn {saved.turn} (continue: docchat ask --chat {saved.chat_id} ...)",
+                      highlight=False)  # fmt: skip
+
+
+def _save_turn(settings: Settings, engine, answer, chat, history: list[dict[str, str]]):
+    """Save the answered turn (continuing ``chat``, or as a new chat holding ``history`` first); None if chats are
+    not saved, or could not be (a warning on stderr says why: the answer stands)."""
+    from docchat.app.chats.records import answer_record, history_pairs, imported_record
+    from docchat.app.chats.saving import save_turn
+    from docchat.app.chats.store import ChatStore
+
+    if not settings.chats.save:
+        return None
+    if chat is not None:
+        earlier = [turn.record for turn in chat.turns]
+    else:
+        pairs = history_pairs(history) or []
+        earlier = [imported_record(q, a, settings.store.collection) for q, a in pairs]
+    try:
+        record = answer_record(answer, engine, settings.store.collection)
+        return save_turn(ChatStore.of(settings), record, collection=settings.store.collection,
+                         chat_id=chat.id if chat else None, earlier=earlier, origin="cli")  # fmt: skip
+    except DocchatError as error:
+        console.print(f"[yellow]warning:[/] {error}", highlight=False)
+        return None
 
 
 @app.command("settings")
 def show_settings() -> None:
     """Show every setting: its environment variable, current value and meaning."""
     settings = _settings()
-    table = Table("env var", "value", "meaning")
-    for name, field in type(settings).model_fields.items():
-        value = getattr(settings, name)
-        shown = "(set, hidden)" if name.endswith("api_key") and value else str(value)  # secrets stay off screens
-        table.add_row(f"DOCCHAT_{name.upper()}", shown, field.description or "")
+    table = Table("env var", "setting", "value", "meaning")
+    for flat, (group, name) in Settings.flat_names().items():
+        value = getattr(getattr(settings, group), name)
+        shown = "(set, hidden)" if flat.endswith("api_key") and value else str(value)  # secrets stay off screens
+        description = type(getattr(settings, group)).model_fields[name].description or ""
+        table.add_row(f"DOCCHAT_{flat.upper()}", f"{group}.{name}", shown, description)
     out.print(table)
+    if settings.embedding.backend == "auto":
+        from docchat.components.embedding_choice import recorded_choice
+
+        choice = recorded_choice(settings)
+        out.print(
+            f"Embedding backend {escape(choice.summary())}"
+            if choice
+            else "Embedding backend auto: not measured yet on this CPU (the first ingest measures it)."
+        )
 
 
 def _read_history(path: Path) -> list[dict[str, str]]:
@@ -240,7 +295,7 @@ def serve(
     from docchat.app.api.auth import bind_refusal
 
     settings = _settings(collection=collection)
-    refusal = bind_refusal(host, settings.api_key)
+    refusal = bind_refusal(host, settings.api.key)
     if refusal:
         _fail(refusal)
     from docchat.app.api.server import run_server
@@ -251,6 +306,9 @@ def serve(
     except DocchatError as error:
         _fail(str(error))
 
+
+app.add_typer(chats_app, name="chats")
+app.add_typer(feedback_app, name="feedback")
 
 models_app = typer.Typer(help="Chat models for the llamacpp backend: list, install, choose.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -269,7 +327,7 @@ def models_list() -> None:
     for model in KNOWN_MODELS.values():
         if path := installed_path(settings, model.name):
             paths[model.name] = path
-        in_use = settings.llm_model_path is None and settings.llm_model == model.name
+        in_use = settings.llm.model_path is None and settings.llm.model == model.name
         table.add_row(
             "*" if in_use else "",
             model.name,
@@ -282,10 +340,10 @@ def models_list() -> None:
     out.print(table)
     for name, path in paths.items():  # one line each, never wrapped inside a cell: paths get copied
         out.print(f"{name}: {path}", markup=False)
-    if settings.llm_model_path is not None:
-        out.print(f"* in use: {settings.llm_model_path} (llm_model_path)")
-    elif settings.llm_model not in KNOWN_MODELS:
-        console.print(f"[yellow]warning:[/] llm_model {settings.llm_model!r} is not a known model.", highlight=False)
+    if settings.llm.model_path is not None:
+        out.print(f"* in use: {settings.llm.model_path} (llm_model_path)")
+    elif settings.llm.model not in KNOWN_MODELS:
+        console.print(f"[yellow]warning:[/] llm_model {settings.llm.model!r} is not a known model.", highlight=False)
 
 
 @models_app.command("install")
@@ -354,7 +412,7 @@ def models_path(
 
     settings = _settings()
     if name is not None:
-        settings = settings.model_copy(update={"llm_model": name, "llm_model_path": None})
+        settings = settings.updated(llm_model=name, llm_model_path=None)
     try:
         path = resolve_model_path(settings)
     except ModelNotInstalled as error:

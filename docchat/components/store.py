@@ -31,9 +31,9 @@ def open_client(settings: Settings) -> ClientAPI:
     an unreachable, silent or broken server raises :class:`StoreUnavailable` with a message saying what to do.
     """
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        base = _server_base(settings.chroma_url)
-        _check_heartbeat(base, settings.chroma_timeout)
+    if settings.store.chroma_url:
+        base = _server_base(settings.store.chroma_url)
+        _check_heartbeat(base, settings.store.chroma_timeout)
         url = urlparse(base)
         try:
             client = chromadb.HttpClient(
@@ -49,7 +49,7 @@ def open_client(settings: Settings) -> ClientAPI:
                 f"Cannot use the Chroma server at {base} ({error}); check it is a Chroma {chromadb.__version__} "
                 "server, or unset DOCCHAT_CHROMA_URL to use the embedded store."
             ) from error
-        _bound(client, base, settings.chroma_timeout)
+        _bound(client, base, settings.store.chroma_timeout)
         return client
     try:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)

@@ -19,3 +19,11 @@ class CollectionNotFound(DocchatError):
 
 class IngestLocked(DocchatError):
     """Another ingest into the same collection is running."""
+
+
+class ChatStoreUnavailable(DocchatError):
+    """The chat database cannot be used (read-only, locked, damaged); answering goes on without saving."""
+
+
+class ChatNotFound(DocchatError):
+    """No saved chat has this id."""

@@ -140,6 +140,7 @@ class _Row(BaseModel):
     must_include_any: list[Annotated[list[_Text], Field(min_length=1)]]
     gold_sources: list[_Text]
     turns: Annotated[list[_Text], Field(min_length=2)] | None = None
+    needs_review: bool = False  # set by `docchat feedback export --as-eval` until a person has filled the item in
 
     @field_validator("kind")
     @classmethod
@@ -150,6 +151,13 @@ class _Row(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> _Row:
+        if self.needs_review:
+            raise ValueError(
+                "still marked needs_review: fill in must_include_any and reference_answer, check kind and "
+                "gold_sources, then delete needs_review"
+            )
+        if self.kind != "unanswerable" and not self.must_include_any:
+            raise ValueError(f"an item of kind {self.kind} needs at least one must_include_any keyword group")
         if self.kind == "unanswerable" and (self.must_include_any or self.gold_sources):
             raise ValueError("an unanswerable item needs empty must_include_any and gold_sources")
         if self.kind != "unanswerable" and not self.gold_sources:

@@ -38,7 +38,7 @@ class FaithfulnessJudge:
 
 def make_judge(settings: Settings) -> FaithfulnessJudge:
     """The judge for these settings: the configured Ollama model through llama-index's ``Ollama`` LLM."""
-    if settings.llm_backend != "ollama":
+    if settings.llm.backend != "ollama":
         raise JudgeUnavailable(
             "--judge needs an Ollama model as the judge: the embedded llama.cpp models "
             "are too small to grade faithfulness meaningfully; set DOCCHAT_LLM_BACKEND=ollama and "
@@ -49,11 +49,11 @@ def make_judge(settings: Settings) -> FaithfulnessJudge:
     from docchat.components.llm.backends import resolve_profile
 
     llm = Ollama(
-        model=settings.ollama_model,
-        base_url=settings.ollama_url,
-        request_timeout=settings.llm_timeout,
+        model=settings.llm.ollama_model,
+        base_url=settings.llm.ollama_url,
+        request_timeout=settings.llm.timeout,
         temperature=0.0,
         context_window=resolve_profile(settings).context,
         additional_kwargs={"num_predict": 16},  # the verdict is YES or NO
     )
-    return FaithfulnessJudge(llm, f"ollama:{settings.ollama_model}")
+    return FaithfulnessJudge(llm, f"ollama:{settings.llm.ollama_model}")

@@ -155,7 +155,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     seconds = time.perf_counter() - started
     retrieved = [p.source for p in passages]
     fields = relevance_fields(passages)
-    refused = nothing_relevant(passages, engine.settings.min_relevance)  # the engine's gate, before any LLM
+    refused = nothing_relevant(passages, engine.settings.retrieval.min_relevance)  # the engine's gate, before any LLM
     scores = score_item(item, answer="", abstained=refused, citation_sources=[], retrieved_sources=retrieved)
     return {
         "id": item.id,
@@ -233,8 +233,10 @@ def build_summary(
         for values in [metrics["all"], *metrics["by_kind"].values()]:
             values.update(answer_correctness=None, citation_precision=None, citation_recall=None, citations=None)
     warnings = []
-    if settings.top_k < 5:
-        warnings.append(f"top_k is {settings.top_k}: hit@5 only sees the top {settings.top_k} passages.")
+    if settings.retrieval.top_k < 5:
+        warnings.append(
+            f"top_k is {settings.retrieval.top_k}: hit@5 only sees the top {settings.retrieval.top_k} passages."
+        )
     if metrics["all"]["errors"]:
         warnings.append(f"{metrics['all']['errors']} item(s) failed with an error (scored as wrong).")
     if question_set.errors:
@@ -250,12 +252,12 @@ def build_summary(
         "machine": machine_info(),
         "code": code_version(),
         "models": {
-            "embed_model": settings.embed_model,
-            "embed_backend": settings.embed_backend,
+            "embed_model": settings.embedding.model,
+            "embed_backend": _embed_backend(settings),
             "llm": llm_name(settings) if mode == "full" else None,
             "judge": judge_name,
         },
-        "settings": settings.model_dump(mode="json"),
+        "settings": settings.flat_dump(),
         "counts": {
             "items": len(records),
             "by_kind": kinds,
@@ -282,7 +284,7 @@ def default_out_dir(set_path: Path, suffix: str = "") -> Path:
 
 
 def ingest_corpus(settings: Settings, corpus: Path, console: Console | None) -> Any:
-    """Ingest ``corpus`` into ``settings.collection`` (incremental: unchanged files are not re-embedded)."""
+    """Ingest ``corpus`` into ``settings.store.collection`` (incremental: unchanged files are not re-embedded)."""
     from docchat.components.embedding import make_embedder
     from docchat.ingest.pipeline import ingest_paths
 
@@ -406,7 +408,7 @@ def evaluate(
                 highlight=False,
             )
     engine = engine or Engine(settings)
-    name = settings.collection
+    name = settings.store.collection
     info = collection_info(engine, name)
     if not info["chunks"]:
         raise DocchatError(f"Collection {name!r} is empty; pass --corpus PATH to ingest the documents first.")
@@ -488,3 +490,13 @@ def _finished(path: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
         if isinstance(row, dict) and row.get("id") in ids and not row.get("error") and "scores" in row:
             done[row["id"]] = row
     return done
+
+
+def _embed_backend(settings: Settings) -> str:
+    """The embedding backend that ran: the setting, or ``auto:<chosen>`` with the backend auto chose."""
+    if settings.embedding.backend != "auto":
+        return settings.embedding.backend
+    from docchat.components.embedding_choice import recorded_choice
+
+    choice = recorded_choice(settings)
+    return f"auto:{choice.chosen}" if choice else "auto"

@@ -358,35 +358,35 @@ def check_gguf(path: Path) -> Path:
 
 def profile_name(settings: Settings) -> str:
     """The profile the settings choose: ``llm_profile`` if set, else the known model's, else ``default``."""
-    if settings.llm_profile:
-        return settings.llm_profile
-    if settings.llm_backend != "llamacpp" or settings.llm_model_path is not None:
+    if settings.llm.profile:
+        return settings.llm.profile
+    if settings.llm.backend != "llamacpp" or settings.llm.model_path is not None:
         return "default"
-    known = KNOWN_MODELS.get(settings.llm_model)
+    known = KNOWN_MODELS.get(settings.llm.model)
     return known.profile if known else "default"
 
 
 def resolve_profile(settings: Settings) -> ModelProfile:
     """The model profile with every override from the settings applied."""
-    overrides: dict[str, object] = dict(settings.llm_profile_overrides)
+    overrides: dict[str, object] = dict(settings.llm.profile_overrides)
     for field, value in (
-        ("context", settings.llm_context),
-        ("max_tokens", settings.llm_max_tokens),
-        ("passage_budget", settings.llm_passage_budget),
+        ("context", settings.llm.context),
+        ("max_tokens", settings.llm.max_tokens),
+        ("passage_budget", settings.llm.passage_budget),
     ):
         if value is not None:
             overrides[field] = value
-    if settings.llm_refusal != "auto":
-        overrides["trust_refusals"] = settings.llm_refusal == "abstain"
-    if settings.condense != "auto":
-        overrides["trust_rewrites"] = settings.condense == "llm"
+    if settings.answer.refusal != "auto":
+        overrides["trust_refusals"] = settings.answer.refusal == "abstain"
+    if settings.answer.condense != "auto":
+        overrides["trust_rewrites"] = settings.answer.condense == "llm"
     return get_profile(profile_name(settings), overrides)
 
 
 def model_path(settings: Settings) -> Path:
     """The GGUF file of the llamacpp backend (checked); LLMUnavailable with the fix otherwise."""
-    if settings.llm_model_path is not None:
-        return check_gguf(settings.llm_model_path)
+    if settings.llm.model_path is not None:
+        return check_gguf(settings.llm.model_path)
     return check_gguf(resolve_model_path(settings))
 
 
@@ -395,9 +395,9 @@ def llm_name(settings: Settings) -> str:
 
     E.g. ``llamacpp:qwen2.5-coder-0.5b``, ``llamacpp:my-model.gguf`` (a GGUF path), ``ollama:llama3.2:3b``.
     """
-    served = {"ollama": settings.ollama_model, "openai": settings.openai_model}.get(settings.llm_backend)
-    local = settings.llm_model_path.name if settings.llm_model_path else settings.llm_model
-    return f"{settings.llm_backend}:{served or local}"
+    served = {"ollama": settings.llm.ollama_model, "openai": settings.llm.openai_model}.get(settings.llm.backend)
+    local = settings.llm.model_path.name if settings.llm.model_path else settings.llm.model
+    return f"{settings.llm.backend}:{served or local}"
 
 
 _BACKEND_LABELS = {"llamacpp": "llama.cpp", "ollama": "Ollama", "openai": "OpenAI-compatible"}
@@ -406,30 +406,30 @@ _BACKEND_LABELS = {"llamacpp": "llama.cpp", "ollama": "Ollama", "openai": "OpenA
 def llm_in_use(settings: Settings) -> tuple[str, str]:
     """(backend, model) as a front end shows them, e.g. ``("Ollama", "llama3.2:3b at http://...")``."""
     backend, model = llm_name(settings).split(":", 1)
-    url = {"ollama": settings.ollama_url, "openai": settings.openai_url}.get(backend)
+    url = {"ollama": settings.llm.ollama_url, "openai": settings.llm.openai_url}.get(backend)
     return _BACKEND_LABELS[backend], f"{model} at {url}" if url else model
 
 
 def build_llm(settings: Settings) -> ChatLLM:
-    """The chat LLM chosen by ``settings.llm_backend``, driven by its model profile, named by :func:`llm_name`."""
+    """The chat LLM chosen by ``settings.llm.backend``, driven by its model profile, named by :func:`llm_name`."""
     llm = _backend(settings, resolve_profile(settings))
     llm.name = llm_name(settings)
     return llm
 
 
 def _backend(settings: Settings, profile: ModelProfile) -> ChatLLM:
-    if settings.llm_backend == "llamacpp":
+    if settings.llm.backend == "llamacpp":
         server = shared_server(
-            model_path(settings), profile.context, settings.llm_threads, settings.llm_threads_batch,
-            settings.data_dir / "logs" / "model-server.log",
+            model_path(settings), profile.context, settings.llm.threads, settings.llm.threads_batch,
+            settings.store.data_dir / "logs" / "model-server.log",
         )  # fmt: skip
-        return LocalLlamaChat(server, profile=profile, timeout=settings.llm_timeout,
-                              temperature=settings.llm_temperature)  # fmt: skip
-    if settings.llm_backend == "openai":
+        return LocalLlamaChat(server, profile=profile, timeout=settings.llm.timeout,
+                              temperature=settings.llm.temperature)  # fmt: skip
+    if settings.llm.backend == "openai":
         return OpenAIChat(
-            settings.openai_url, settings.openai_model, profile=profile, api_key=settings.openai_api_key,
-            timeout=settings.llm_timeout, temperature=settings.llm_temperature,
-            connect_timeout=settings.llm_connect_timeout,
+            settings.llm.openai_url, settings.llm.openai_model, profile=profile, api_key=settings.llm.openai_api_key,
+            timeout=settings.llm.timeout, temperature=settings.llm.temperature,
+            connect_timeout=settings.llm.connect_timeout,
         )  # fmt: skip
-    return OllamaChat(settings.ollama_url, settings.ollama_model, profile=profile, timeout=settings.llm_timeout,
-                      temperature=settings.llm_temperature, connect_timeout=settings.llm_connect_timeout)  # fmt: skip
+    return OllamaChat(settings.llm.ollama_url, settings.llm.ollama_model, profile=profile, timeout=settings.llm.timeout,
+                      temperature=settings.llm.temperature, connect_timeout=settings.llm.connect_timeout)  # fmt: skip

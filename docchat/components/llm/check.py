@@ -29,9 +29,9 @@ class CheckResult:
 def check_model(settings: Settings, tokens: int = 4) -> CheckResult:
     """Load the settings' llamacpp model in a child process and generate ``tokens`` tokens with it."""
     path = model_path(settings)
-    log_file = settings.data_dir / "logs" / "model-check.log"
+    log_file = settings.store.data_dir / "logs" / "model-check.log"
     server = LlamaServer(
-        path, n_ctx=512, n_threads=settings.llm_threads, n_threads_batch=settings.llm_threads_batch, log_file=log_file
+        path, n_ctx=512, n_threads=settings.llm.threads, n_threads_batch=settings.llm.threads_batch, log_file=log_file
     )
     try:
         llm = LocalLlamaChat(server, profile=get_profile("default"), timeout=60.0, temperature=0.0)
