@@ -3,8 +3,9 @@
 Each run is a fresh child process over a fresh temporary data dir, timed from spawn to exit; its
 peak RSS is that child's own ``ru_maxrss`` (``os.wait4``):
 
-  (a) docchat cold:  ``docchat ingest CORPUS -c bench`` (default onnx-int8 backend; the ONNX export is
-                     made once beforehand, timed separately, and linked into each data dir)
+  (a) docchat cold:  ``docchat ingest CORPUS -c bench`` (default backend: ``auto``, whose one-off timing of
+                     the backends is in this run's time; the int8 ONNX export is made once beforehand, timed
+                     separately, and linked into each data dir)
   (b) docchat warm:  the same command again on the same data dir, nothing changed
   (c) starter:       ``SimpleDirectoryReader(CORPUS, recursive=True, required_exts=[".markdown", ".md"])``,
                      default ``SentenceSplitter()``, ``VectorStoreIndex(nodes, storage_context=<Chroma>,
@@ -381,7 +382,7 @@ def main() -> None:
         cold_tokens = docchat_tokens(data)
         runs.append(
             make_run(
-                "(a) docchat cold (onnx-int8)", cold, cold_tokens["chunks"], cold_tokens["wordpieces_embedded"],
+                "(a) docchat cold (default backend)", cold, cold_tokens["chunks"], cold_tokens["wordpieces_embedded"],
                 {"summary": cold_summary, **cold_tokens},
             )
         )  # fmt: skip

@@ -74,8 +74,10 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_cache: Path) -> Embedder:
-    """The default embedding model (all-MiniLM-L6-v2, ONNX int8), loaded once."""
-    return Embedder("all-MiniLM-L6-v2", "onnx-int8", model_cache, threads=2, batch_size=64)
+    """The default embedding model (all-MiniLM-L6-v2, ONNX int8), loaded once (its export lands in model_cache)."""
+    embedder = Embedder("all-MiniLM-L6-v2", "onnx-int8", model_cache, threads=2, batch_size=64)
+    embedder.load()
+    return embedder
 
 
 def seed_model(data_dir: Path, model_cache: Path, embedder: Embedder) -> Path:

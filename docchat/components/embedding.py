@@ -56,19 +56,24 @@ def resolve_model_path(name: str) -> Path:
 def make_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder:
     """The embedder the settings ask for: all cores for ingest, ``query_threads`` for questions.
 
-    ``embed_backend=auto`` uses the backend measured fastest on this CPU (measured once, then read back)."""
+    ``embed_backend=auto`` uses the backend measured fastest on this CPU (measured once, then read back).
+    The query embedder loads its model at once (answering warms up before the first question); the ingest
+    embedder when it first has text to embed."""
     backend = settings.embedding.backend
     if backend == "auto":
         from docchat.components.embedding_choice import choose_backend
 
         backend = choose_backend(settings).chosen
-    return Embedder(
+    embedder = Embedder(
         settings.embedding.model,
         backend,
         settings.models_dir,
         threads=settings.embedding.query_threads if for_queries else settings.embedding.threads,
         batch_size=settings.embedding.batch_size,
     )
+    if for_queries:
+        embedder.load()
+    return embedder
 
 
 class Embedder:
@@ -98,14 +103,27 @@ class Embedder:
         self.max_tokens = _max_seq_length(self._path)
         self._lock = threading.Lock()
         self._threads = threads or os.cpu_count() or 1
-        if backend in ONNX_FILES:
-            model_file = cache_dir / folder_name(name) / ONNX_FILES[backend]
-            self._run = _Onnx(self._path, model_file, self._threads, self.max_tokens)
-        elif backend == "torch":
-            self._run = _Torch(self._path, self._threads, self.max_tokens)
-        else:
+        if backend not in BACKENDS:
             raise DocchatError(f"Unknown embedding backend {backend!r}: use {', '.join(BACKENDS)} or auto.")
-        self.dimension = int(self.embed(["dimension probe"]).shape[1])
+        self._cache_dir = cache_dir
+        self._run: _Onnx | _Torch | None = None
+        declared = _declared_dimension(self._path)
+        self.dimension = declared if declared else int(self.embed(["dimension probe"]).shape[1])
+
+    def load(self) -> None:
+        """Load the model now (it is otherwise loaded by the first text that needs embedding: a re-ingest of
+        unchanged files never does)."""
+        with self._lock:
+            self._model()
+
+    def _model(self) -> _Onnx | _Torch:
+        if self._run is None:
+            if self.backend in ONNX_FILES:
+                model_file = self._cache_dir / folder_name(self.name) / ONNX_FILES[self.backend]
+                self._run = _Onnx(self._path, model_file, self._threads, self.max_tokens)
+            else:
+                self._run = _Torch(self._path, self._threads, self.max_tokens)
+        return self._run
 
     def count_tokens(self, text: str) -> list[int]:
         """Word-piece ids of ``text`` (no special tokens): what chunk sizes are measured in."""
@@ -121,7 +139,7 @@ class Embedder:
             missing = [text for text in unique if text not in self._remembered]
             if missing:
                 started = time.perf_counter()
-                raw = self._run.encode(missing, self.batch_size)
+                raw = self._model().encode(missing, self.batch_size)
                 self.model_seconds += time.perf_counter() - started
                 norms = np.linalg.norm(raw, axis=1, keepdims=True)
                 fresh = dict(zip(missing, (raw / np.maximum(norms, 1e-12)).astype(np.float32), strict=True))
@@ -140,6 +158,17 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised vector for a search query."""
         return self.embed([text])[0]
+
+
+def _declared_dimension(path: Path) -> int | None:
+    """The vector size a sentence-transformers folder declares (its pooling config), if it does."""
+    import json
+
+    config = path / "1_Pooling" / "config.json"
+    try:
+        return int(json.loads(config.read_text())["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _max_seq_length(path: Path) -> int:
