@@ -116,7 +116,7 @@ def measure(settings: Settings, texts: list[str] | None = None) -> BackendChoice
     texts = texts or sample_texts()
     figures: dict[str, dict[str, float]] = {}
     vectors: dict[str, np.ndarray] = {}
-    word_pieces = 0
+    word_pieces = 0  # the same for every backend: one tokenizer
     for backend in BACKENDS:
         embedder = Embedder(
             settings.embedding.model,
@@ -126,7 +126,7 @@ def measure(settings: Settings, texts: list[str] | None = None) -> BackendChoice
             batch_size=settings.embedding.batch_size,
             remember=0,
         )  # fmt: skip  (every text computed)
-        word_pieces = sum(len(embedder.count_tokens(text)) for text in texts)
+        word_pieces = word_pieces or sum(len(embedder.count_tokens(text)) for text in texts)
         embedder.embed(texts[:4])  # warm-up: first-call allocations are not the backend's speed
         started = time.perf_counter()
         vectors[backend] = embedder.embed(texts)

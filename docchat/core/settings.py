@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -396,9 +397,14 @@ def _place(key: str) -> tuple[str, str]:
     names = Settings.flat_names()
     if key in names:
         return names[key]
-    nearest = difflib.get_close_matches(key, sorted(names), n=1)
+    raise _not_a_setting(key, names)
+
+
+def _not_a_setting(key: str, known: Iterable[str], where: str = "") -> ValueError:
+    """The error for an unknown setting name, naming the nearest known one."""
+    nearest = difflib.get_close_matches(key, sorted(known), n=1)
     hint = f"; did you mean {nearest[0]!r}?" if nearest else "; `docchat settings` lists them all."
-    raise ValueError(f"{key!r} is not a docchat setting{hint}")
+    return ValueError(f"{where}{key!r} is not a docchat setting{hint}")
 
 
 def _nest(values: dict[str, Any], where: str = "") -> dict[str, Any]:
@@ -410,9 +416,7 @@ def _nest(values: dict[str, Any], where: str = "") -> dict[str, Any]:
             known = groups[key].annotation.model_fields  # type: ignore[union-attr]
             for name, item in value.items():
                 if name not in known:
-                    nearest = difflib.get_close_matches(name, sorted(known), n=1)
-                    hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
-                    raise ValueError(f"{where}[{key}] {name!r} is not a docchat setting{hint}")
+                    raise _not_a_setting(name, known, f"{where}[{key}] ")
                 nested.setdefault(key, {})[name] = item
             continue
         try:
