@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from docchat.app.schema import AnswerSentence, Citation, Passage
-from docchat.app.sentences import STOPWORDS, content_words, split_sentences
+from docchat.app.sentences import split_sentences
+from docchat.components.words import STOPWORDS, content_words
 from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from docchat.app.prompt import condense_messages
-from docchat.app.sentences import content_words
 from docchat.components.llm.backends import ChatLLM
+from docchat.components.words import content_words
 
 _REFERS_BACK = re.compile(
     r"\b(it|its|they|them|their|theirs|this|that|these|those|he|she|him|her|his|there|then|one|ones|"

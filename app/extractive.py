@@ -6,7 +6,7 @@ import numpy as np
 
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences
 from docchat.app.schema import AnswerSentence, Passage
-from docchat.app.sentences import content_words
+from docchat.components.words import content_words
 
 QUOTED_PREFIX = "From the documents:"
 

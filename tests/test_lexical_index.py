@@ -6,6 +6,7 @@ by a function that fails where a test checks that nothing rebuilt the index: tha
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,15 @@ def test_an_ingest_after_a_stale_index_rebuilds_it_once(settings: Settings, embe
     shutil.copy(FSP / ADDED, root / ADDED)
     ingest_paths(settings, [root], embedder=embedder)
     assert set(current_index(settings, embedder).ids()) == chroma_ids(settings, embedder)
+
+
+def test_an_index_written_with_older_terms_is_rebuilt(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    ingest_paths(settings, [fsp_sample(tmp_path / "corpus", PAGES)], embedder=embedder)
+    folder = bm25.index_folder(settings.indexes_dir, settings.store.collection)
+    store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
+    generation = int(store.metadata["generation"])
+    state = folder / bm25.STATE_FILE
+    state.write_text(json.dumps({"generation": generation}))  # as indexes before TERMS_VERSION were written
+    assert bm25.indexed_generation(folder) is None
+    assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == chroma_ids(settings, embedder)
+    assert json.loads(state.read_text()) == {"generation": generation, "terms": bm25.TERMS_VERSION}

@@ -342,6 +342,19 @@ def test_use_records_the_choice_and_keeps_the_rest(tmp_path: Path, monkeypatch: 
     assert "repeat_penalty = 1.2" in config.read_text(encoding="utf-8")
 
 
+def test_use_writes_into_an_llm_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCCHAT_LLM_MODEL", raising=False)
+    monkeypatch.delenv("DOCCHAT_LLM_MODEL_PATH", raising=False)
+    config = tmp_path / "docchat.toml"
+    config.write_text('llm_model_path = "/old.gguf"\n\n[llm]\nmodel_path = "/older.gguf"\ntemperature = 0.2\n')
+    monkeypatch.setenv("DOCCHAT_CONFIG", str(config))
+
+    assert use("qwen2.5-coder-1.5b", config) == ("llm_model", "qwen2.5-coder-1.5b")
+    assert config.read_text() == '\n[llm]\ntemperature = 0.2\nmodel = "qwen2.5-coder-1.5b"\n'
+    loaded = Settings()
+    assert (loaded.llm.model, loaded.llm.model_path, loaded.llm.temperature) == ("qwen2.5-coder-1.5b", None, 0.2)
+
+
 def test_use_validates_first(tmp_path: Path) -> None:
     config = tmp_path / "docchat.toml"
     config.write_text(CONFIG, encoding="utf-8")

@@ -7,9 +7,10 @@ collection ``generation`` the index matches (``null`` while an ingest writes). A
 not match and that no ingest is writing (a run was killed, another machine ingested into a shared
 Chroma server, the folder was deleted) is rebuilt from the collection's chunks, page by page.
 
-Tokens come from bm25s's tokenizer (English stop words, PyStemmer) and are given to tantivy
-pre-tokenized, so the index, queries and :meth:`LexicalIndex.coverage` agree; scores are tantivy's
-BM25 (k1 1.2, b 0.75).
+Terms come from docchat's one tokenizer (:mod:`docchat.components.words`) and are given to tantivy
+pre-tokenized, so the index, queries, :meth:`LexicalIndex.coverage` and the answer's checks agree;
+scores are tantivy's BM25 (k1 1.2, b 0.75). An index written with other terms (``TERMS_VERSION``)
+is not current, so it is rebuilt.
 """
 
 from __future__ import annotations
@@ -23,19 +24,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import bm25s
-import Stemmer
 import tantivy
 from chromadb.api.models.Collection import Collection
 
+from docchat.components import words
 from docchat.components.store import iter_pages
 from docchat.core.errors import IngestLocked
 from docchat.core.lock import ingest_lock
 
-_STEMMER = Stemmer.Stemmer("english")
 # Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.
 _QUESTION_WORDS = set(
-    _STEMMER.stemWords(
+    words.STEMMER.stemWords(
         [
             "document",
             "documents",
@@ -86,11 +85,8 @@ _QUESTION_WORDS = set(
 )
 
 
-def _tokens(texts: list[str]) -> list[list[str]]:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
-
-
 STATE_FILE = "docchat-state.json"
+TERMS_VERSION = 2  # bump when the tokenizer changes: older indexes are rebuilt
 WRITER_HEAP_BYTES = 64 * 2**20  # tantivy flushes a segment to disk when its writer's buffer reaches this
 _SCHEMA: tantivy.Schema | None = None
 
@@ -114,10 +110,11 @@ def index_folder(indexes_dir: Path, collection_name: str) -> Path:
 def indexed_generation(folder: Path) -> int | None:
     """The collection generation the index in ``folder`` matches; None if none, unreadable or being written."""
     try:
-        generation = json.loads((folder / STATE_FILE).read_text()).get("generation")
+        state = json.loads((folder / STATE_FILE).read_text())
+        generation, version = state.get("generation"), state.get("terms", 1)
     except (OSError, ValueError, AttributeError):
         return None
-    return generation if isinstance(generation, int) else None
+    return generation if isinstance(generation, int) and version == TERMS_VERSION else None
 
 
 def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool:
@@ -128,7 +125,7 @@ def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool
 def _write_state(folder: Path, generation: int | None) -> None:
     scratch = folder / f".{STATE_FILE}.tmp"
     with open(scratch, "w") as handle:
-        json.dump({"generation": generation}, handle)
+        json.dump({"generation": generation, "terms": TERMS_VERSION}, handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(scratch, folder / STATE_FILE)
@@ -156,7 +153,7 @@ class IndexUpdater:
 
     def add(self, ids: Sequence[str], metadatas: Sequence[dict], texts: Sequence[str]) -> None:
         """Index chunks, replacing any indexed chunk with the same id."""
-        tokens = _tokens([indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
+        tokens = words.terms([indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
         for row_id, meta, terms in zip(ids, metadatas, tokens, strict=True):
             self._writer.delete_documents_by_term("id", row_id)
             self._writer.add_document(
@@ -232,7 +229,7 @@ class LexicalIndex:
     def search(self, query: str, k: int, sources: list[str] | None = None) -> list[tuple[str, float]]:
         """Best ``k`` (chunk id, BM25 score) pairs, only of ``sources`` if given (see :meth:`sources_with_prefix`)."""
         searcher = self._searcher
-        terms = list(dict.fromkeys(_tokens([query])[0]))
+        terms = list(dict.fromkeys(words.terms([query])[0]))
         if searcher is None or not terms or k <= 0 or sources == []:
             return []
         schema = _schema()
@@ -250,10 +247,10 @@ class LexicalIndex:
         A rare query word that the passage contains (a product name, say) counts for much;
         a word the collection has never seen counts fully against the passage.
         """
-        terms = set(_tokens([query])[0]) - _QUESTION_WORDS
+        terms = set(words.terms([query])[0]) - _QUESTION_WORDS
         if not terms or self._searcher is None:
             return 0.0
-        present = set(_tokens([text])[0])
+        present = set(words.terms([text])[0])
         weights = {term: self._idf(term) for term in terms}
         return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,30 +18,6 @@ from pydantic import (
 )
 
 KINDS = ("answerable", "multihop", "followup", "unanswerable")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One graded question. ``turns`` is the whole conversation (``[question]`` unless a followup)."""
-
-    id: str
-    kind: str
-    question: str
-    reference_answer: str
-    must_include_any: list[list[str]]
-    gold_sources: list[str]
-    turns: list[str] = field(default_factory=list)
-    line: int = 0
-
-    @property
-    def answerable(self) -> bool:
-        """True for every kind but ``unanswerable`` (the corpus holds the answer)."""
-        return self.kind != "unanswerable"
-
-    @property
-    def conversation(self) -> list[str]:
-        """The user turns to send, in order; the answer to the last one is graded."""
-        return self.turns or [self.question]
 
 
 @dataclass(frozen=True)
@@ -111,12 +87,11 @@ def parse_item(text: str, line: int = 0) -> Item:
     if not isinstance(data, dict):
         raise _Malformed(f"expected a JSON object, got {type(data).__name__}")
     try:
-        row = _Row.model_validate(data)
+        item = Item.model_validate({key: value for key, value in data.items() if key != "line"})
     except ValidationError as error:
         item_id = data.get("id") if isinstance(data.get("id"), str) and data["id"].strip() else None
         raise _Malformed(_describe(error, item_id)) from None
-    return Item(row.id, row.kind, row.question, row.reference_answer, row.must_include_any, row.gold_sources,
-                row.turns or [], line)  # fmt: skip
+    return item.model_copy(update={"line": line})
 
 
 def _not_blank(text: str) -> str:
@@ -128,10 +103,14 @@ def _not_blank(text: str) -> str:
 _Text = Annotated[str, AfterValidator(_not_blank)]
 
 
-class _Row(BaseModel):
-    """The JSON of one item (unknown fields ignored; no type coercion)."""
+class Item(BaseModel):
+    """One graded question, as its JSON line (unknown fields ignored; no type coercion).
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    ``turns`` is the whole conversation when the question is asked mid-chat (a followup, or an
+    off-topic turn); ``line`` is the item's line in its set file.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
     id: _Text
     kind: str
@@ -141,6 +120,17 @@ class _Row(BaseModel):
     gold_sources: list[_Text]
     turns: Annotated[list[_Text], Field(min_length=2)] | None = None
     needs_review: bool = False  # set by `docchat feedback export --as-eval` until a person has filled the item in
+    line: int = 0
+
+    @property
+    def answerable(self) -> bool:
+        """True for every kind but ``unanswerable`` (the corpus holds the answer)."""
+        return self.kind != "unanswerable"
+
+    @property
+    def conversation(self) -> list[str]:
+        """The user turns to send, in order; the answer to the last one is graded."""
+        return self.turns or [self.question]
 
     @field_validator("kind")
     @classmethod
@@ -150,7 +140,7 @@ class _Row(BaseModel):
         return kind
 
     @model_validator(mode="after")
-    def _consistent(self) -> _Row:
+    def _consistent(self) -> Item:
         if self.needs_review:
             raise ValueError(
                 "still marked needs_review: fill in must_include_any and reference_answer, check kind and "

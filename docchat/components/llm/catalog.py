@@ -517,7 +517,8 @@ def is_gguf(path: Path) -> bool:
 def use(name_or_path: str | Path, config_file: Path = Path("docchat.toml")) -> tuple[str, str]:
     """Record the chat model in ``config_file``: ``llm_model = NAME`` or ``llm_model_path = PATH``.
 
-    The other key is removed; the file's other content is kept. Returns the (key, value) written.
+    A file with an ``[llm]`` table gets ``model`` or ``model_path`` there instead. The other key is
+    removed (flat or in the table); the file's other content is kept. Returns the (flat key, value) written.
     """
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
@@ -539,9 +540,16 @@ def use(name_or_path: str | Path, config_file: Path = Path("docchat.toml")) -> t
     except (OSError, UnicodeDecodeError, TOMLKitError) as error:
         raise DocchatError(f"Cannot read {config_file} ({error}); fix or remove it first.") from error
     document = document if document is not None else tomlkit.document()
-    document[key] = value
-    if other in document:
-        del document[other]
+    names = Settings.flat_names()
+    table = document.get(names[key][0])
+    for flat in (key, other):
+        document.pop(flat, None)
+        if isinstance(table, dict):
+            table.pop(names[flat][1], None)
+    if isinstance(table, dict):
+        table[names[key][1]] = value
+    else:
+        document[key] = value
     temporary = config_file.with_name(config_file.name + ".tmp")
     try:
         temporary.write_text(tomlkit.dumps(document), encoding="utf-8")

@@ -1,0 +1,115 @@
+"""Words: the one tokenizer of docchat, used by BM25 (index, queries, coverage) and by the answer's checks.
+
+bm25s splits and drops stop words, PyStemmer (Snowball English) stems. The pattern keeps
+identifiers whole (``node.js``, ``C++``, ``C#``, ``pre-commit``, ``2.0``) and any script's letters.
+"""
+
+from __future__ import annotations
+
+import bm25s
+import Stemmer
+
+STEMMER = Stemmer.Stemmer("english")
+TOKEN_PATTERN = r"[^\W_](?:[^\W_]|[+#.'-])*(?:[^\W_]|[+#])|[^\W_]"
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "also",
+        "about",
+        "over",
+        "only",
+        "just",
+        "more",
+        "most",
+        "other",
+        "some",
+        "very",
+        "not",
+        "no",
+        "yes",
+        "our",
+        "we",
+        "us",
+        "he",
+        "she",
+        "his",
+        "her",
+    ]
+)
+
+_STOPWORDS = sorted(STOPWORDS)
+
+
+def terms(texts: list[str]) -> list[list[str]]:
+    """Each text's stemmed, lower-cased words minus stop words, in order (repeats kept)."""
+    return bm25s.tokenize(
+        texts,
+        token_pattern=TOKEN_PATTERN,
+        stopwords=_STOPWORDS,
+        stemmer=STEMMER,
+        show_progress=False,
+        return_ids=False,
+    )
+
+
+def content_words(text: str) -> set[str]:
+    """The distinct terms of one text: what lexical support is measured on."""
+    return set(terms([text])[0])
