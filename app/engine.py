@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
@@ -61,21 +62,22 @@ class Engine:
         self.thresholds = SupportThresholds.from_settings(settings)
 
     # -- components, built on first use ---------------------------------------------------------
+    def _once(self, attr: str, make: Callable[[], Any]) -> Any:
+        """``self.<attr>``, made by ``make()`` on first use (under the lock: made once however many threads ask)."""
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, make())
+            return getattr(self, attr)
+
     @property
     def embedder(self) -> Embedder:
         """The query embedder (``query_threads`` threads)."""
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = make_embedder(self.settings, for_queries=True)
-            return self._embedder
+        return self._once("_embedder", lambda: make_embedder(self.settings, for_queries=True))
 
     @property
     def llm(self) -> ChatLLM:
         """The chat model of ``llm_backend``."""
-        with self._lock:
-            if self._llm is None:
-                self._llm = build_llm(self.settings)
-            return self._llm
+        return self._once("_llm", lambda: build_llm(self.settings))
 
     @property
     def profile(self) -> ModelProfile:
@@ -85,18 +87,13 @@ class Engine:
     @property
     def reranker(self) -> Reranker:
         """The reranker of ``settings.retrieval.reranker``."""
-        with self._lock:
-            if self._reranker is None:
-                self._reranker = make_reranker(self.settings.retrieval.reranker, self.settings.retrieval.rrf_weight)
-            return self._reranker
+        retrieval = self.settings.retrieval
+        return self._once("_reranker", lambda: make_reranker(retrieval.reranker, retrieval.rrf_weight))
 
     @property
     def client(self) -> ClientAPI:
         """The Chroma client (embedded or server)."""
-        with self._lock:
-            if self._client is None:
-                self._client = open_client(self.settings)
-            return self._client
+        return self._once("_client", lambda: open_client(self.settings))
 
     def collection(self, name: str | None = None) -> Collection:
         """A collection, fetched fresh so a concurrent ingest's changes are seen on the next question."""
@@ -127,12 +124,13 @@ class Engine:
         source_prefix: str | None = None,
     ) -> list[Passage]:
         """The ``top_k`` passages for ``query``: dense + BM25 fused, then reranked."""
-        passages, _, _ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
+        passages, *_ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
         return passages
 
     def _retrieve(
         self, query: str, collection_name: str | None, top_k: int, source_prefix: str | None
-    ) -> tuple[list[Passage], object, dict[str, float]]:
+    ) -> tuple[list[Passage], object, dict[str, float], tuple[int, int] | None]:
+        """Passages, the query vector, timings, and (embedded, to embed) while an ingest embeds the collection."""
         started = time.perf_counter()
         collection = self.collection(collection_name)
         lexical = self._lexical.get(collection)
@@ -146,11 +144,12 @@ class Engine:
             limit=max(top_k * 3, 10),
             rrf_k=self.settings.retrieval.rrf_k,
             source_prefix=source_prefix,
+            embed=self.embedder.embed,
         )
         retrieved_at = time.perf_counter()
         passages = self.reranker.rerank(query, candidates, top_k)
         timings = {"retrieve": retrieved_at - started, "rerank": time.perf_counter() - retrieved_at}
-        return passages, vector, timings
+        return passages, vector, timings, lexical.embedding()
 
     # -- answering ---------------------------------------------------------------------------------
     def stream(
@@ -173,7 +172,7 @@ class Engine:
         rewriter = self.llm if profile.trust_rewrites and history else None
         standalone = standalone_question(question, history, rewriter)
         condensed_at = time.perf_counter()
-        passages, vector, timings = self._retrieve(
+        passages, vector, timings, embedding = self._retrieve(
             standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix
         )
         timings["condense"] = condensed_at - started
@@ -181,6 +180,8 @@ class Engine:
 
         def final(**fields: object) -> Final:
             timings["total"] = time.perf_counter() - started
+            if embedding:
+                fields["notice"] = " ".join(filter(None, [embedding_notice(*embedding), str(fields.get("notice", ""))]))
             answer = Answer(question=question, retrieved=passages, standalone_question=standalone,
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
@@ -250,6 +251,14 @@ class Engine:
             if isinstance(event, Final):
                 return event.answer
         raise DocchatError("The answer engine stopped without an answer.")  # pragma: no cover
+
+
+def embedding_notice(done: int, total: int) -> str:
+    """What an answer says while its collection's new chunks are still being embedded."""
+    return (
+        f"This collection is still being embedded ({done:,} of {total:,} new chunks): keyword search covers "
+        "all of it, meaning-based search only the part embedded so far."
+    )
 
 
 def _checked_history(history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from docchat.app.schema import Passage
 from docchat.components.bm25 import LexicalIndex, indexed_text
+from docchat.components.embedding import passage_text
 
 
 def stored_page(meta: dict) -> int | None:
@@ -38,8 +41,13 @@ def hybrid_search(
     limit: int,
     rrf_k: int = 60,
     source_prefix: str | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> list[Passage]:
-    """The ``limit`` best passages by fused rank, each with its cosine similarity to the query."""
+    """The ``limit`` best passages by fused rank, each with its cosine similarity to the query.
+
+    While an ingest embeds, BM25 may find chunks Chroma does not hold yet: their text comes from the
+    BM25 index and, given ``embed``, their similarity from embedding them now (without it, they are left out).
+    """
     where = None
     sources = None
     if source_prefix:
@@ -48,31 +56,39 @@ def hybrid_search(
             return []
         where = {"source": {"$in": sources}} if len(sources) > 1 else {"source": sources[0]}
     count = collection.count()
-    if count == 0:
-        return []
-    dense = collection.query(
-        query_embeddings=[query_vector.tolist()],
-        n_results=min(candidates, count),
-        where=where,
-        include=["documents", "metadatas", "distances"],
-    )
-    dense_ids = dense["ids"][0]
-    rows = {
-        row_id: (text, meta or {}, 1.0 - float(distance))
-        for row_id, text, meta, distance in zip(
-            dense_ids, dense["documents"][0], dense["metadatas"][0], dense["distances"][0], strict=True
+    dense_ids: list[str] = []
+    rows: dict[str, tuple[str, dict, float]] = {}
+    if count:
+        dense = collection.query(
+            query_embeddings=[query_vector.tolist()],
+            n_results=min(candidates, count),
+            where=where,
+            include=["documents", "metadatas", "distances"],
         )
-    }
+        dense_ids = dense["ids"][0]
+        rows = {
+            row_id: (text, meta or {}, 1.0 - float(distance))
+            for row_id, text, meta, distance in zip(
+                dense_ids, dense["documents"][0], dense["metadatas"][0], dense["distances"][0], strict=True
+            )
+        }
     lexical_ids = [row_id for row_id, _ in lexical.search(query_text, candidates, sources)]
     fused = reciprocal_rank_fusion([dense_ids, lexical_ids], rrf_k)
     best = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
     missing = [row_id for row_id in best if row_id not in rows]
-    if missing:  # BM25-only hits: fetch their text and vectors to score them against the query too
+    if missing and count:  # BM25-only hits: fetch their text and vectors to score them against the query too
         extra = collection.get(ids=missing, include=["documents", "metadatas", "embeddings"])
         for row_id, text, meta, vector in zip(
             extra["ids"], extra["documents"], extra["metadatas"], extra["embeddings"], strict=True
         ):
             rows[row_id] = (text, meta or {}, float(np.dot(np.asarray(vector, dtype=np.float32), query_vector)))
+    unembedded = lexical.stored([row_id for row_id in missing if row_id not in rows]) if embed else {}
+    if unembedded:  # read but not embedded yet (an ingest is running): embed them now to score them
+        texts = [
+            passage_text(meta.get("title", ""), meta.get("heading", ""), text) for text, meta in unembedded.values()
+        ]
+        for (row_id, (text, meta)), vector in zip(unembedded.items(), embed(texts), strict=True):
+            rows[row_id] = (text, meta, float(np.dot(np.asarray(vector, dtype=np.float32), query_vector)))
     dense_rank = {row_id: rank for rank, row_id in enumerate(dense_ids, start=1)}
     lexical_rank = {row_id: rank for rank, row_id in enumerate(lexical_ids, start=1)}
     passages = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from docchat.app.engine import Engine
+from docchat.components import bm25
 from docchat.components.embedding import Embedder
 from docchat.components.store import CollectionInfo, list_collections
 from docchat.core.errors import DocchatError
@@ -44,16 +45,21 @@ class CollectionStats:
     chunks: int
     embed_model: str
     last_ingest: str  # local time, or "never"
+    embedding: tuple[int, int] | None = None  # (embedded, to embed) while an ingest embeds new chunks
 
     @classmethod
-    def of(cls, info: CollectionInfo) -> CollectionStats:
+    def of(cls, info: CollectionInfo, embedding: tuple[int, int] | None = None) -> CollectionStats:
         when = datetime.fromtimestamp(info.last_ingest).strftime("%Y-%m-%d %H:%M") if info.last_ingest else "never"
-        return cls(info.name, info.documents, info.chunks, info.embed_model, when)
+        return cls(info.name, info.documents, info.chunks, info.embed_model, when, embedding)
 
 
 def collection_stats(engine: Engine) -> list[CollectionStats]:
-    """Every collection of the engine's store, by name."""
-    return [CollectionStats.of(info) for info in list_collections(engine.client)]
+    """Every collection of the engine's store, by name, with the progress of an ingest that embeds into it."""
+    indexes = engine.settings.indexes_dir
+    return [
+        CollectionStats.of(info, bm25.embedding_progress(bm25.index_folder(indexes, info.name)))
+        for info in list_collections(engine.client)
+    ]
 
 
 def with_collection(settings: Settings, name: str) -> Settings:
@@ -121,6 +127,19 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
 # -- ingest ------------------------------------------------------------------------------------------------
 
 
+def ingest_target(path: str | Path) -> Path:
+    """A server-side file or folder to ingest, checked: DocchatError says what is wrong with it."""
+    text = str(path).strip()
+    if not text:
+        raise DocchatError("Type the path of a folder (or file) on the server to add.")
+    target = Path(text).expanduser()
+    if not target.exists():
+        raise DocchatError(f"No such file or folder on the server: {target}")
+    if not (target.is_dir() or target.is_file()):
+        raise DocchatError(f"{target} is neither a folder nor a file.")
+    return target
+
+
 def ingest_into(
     settings: Settings,
     collection: str,
@@ -130,12 +149,5 @@ def ingest_into(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest a server-side file or folder into ``collection`` (created if new), checking the path first."""
-    text = str(path).strip()
-    if not text:
-        raise DocchatError("Type the path of a folder (or file) on the server to add.")
-    target = Path(text).expanduser()
-    if not target.exists():
-        raise DocchatError(f"No such file or folder on the server: {target}")
-    if not (target.is_dir() or target.is_file()):
-        raise DocchatError(f"{target} is neither a folder nor a file.")
+    target = ingest_target(path)
     return ingest_paths(with_collection(settings, collection), [target], embedder=embedder, progress=progress)

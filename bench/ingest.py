@@ -11,6 +11,9 @@ peak RSS is that child's own ``ru_maxrss`` (``os.wait4``):
                      default ``SentenceSplitter()``, ``VectorStoreIndex(nodes, storage_context=<Chroma>,
                      embed_model=HuggingFaceEmbedding(<same MiniLM folder>, device="cpu"))``
   (d) docchat cold with DOCCHAT_EMBED_BACKEND=torch (skip with --no-torch): chunking vs backend
+  (e) docchat cold again, with a question asked from the moment the ingest starts: an engine in its own
+      process (embedder and LLM loaded first, as in a running UI) asks ``--question`` every 0.5 s; the time
+      from the ingest's spawn to the first answer with citations is the time to first answer
 
 Besides wall time, chunks/s and peak RSS it counts the word-pieces the model actually embedded:
 MiniLM reads at most 256 (with [CLS]/[SEP]), so the starter's 1024-token chunks are cut; the
@@ -41,8 +44,10 @@ DEFAULT_OUT = REPO / "bench" / "out" / "ingest.json"
 MODEL = "all-MiniLM-L6-v2"
 EXTS = (".markdown", ".md")
 MODEL_LIMIT = 256  # MiniLM's max_seq_length, [CLS] and [SEP] included
-TARGET_SPEEDUP = 2.0  # docchat cold ingest at least this much faster than the starter (wall time)
-TARGET_WARM_S = 5.0  # a no-change re-ingest under this many seconds
+TARGET_SPEEDUP = 1.0  # docchat cold ingest at most the starter's wall time
+TARGET_WARM_S = 3.0  # a no-change re-ingest in at most this many seconds
+TARGET_FIRST_ANSWER_S = 10.0  # from the start of a cold ingest to the first answer with citations
+QUESTION = "What is Green Unicorn (Gunicorn)?"
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
 
 
@@ -199,6 +204,58 @@ print(json.dumps({"documents": len(documents), "chunks": len(nodes), "stored": c
 """
 
 
+ASKER = r"""
+import json, sys, time
+import docchat
+from docchat.app.engine import Engine
+from docchat.core.errors import DocchatError
+from docchat.core.settings import load_settings
+question = sys.argv[1]
+engine = Engine(load_settings(collection="bench"))
+engine.warm()
+print("ready", flush=True)
+started = float(sys.stdin.readline())  # the ingest's spawn time (time.time())
+tries = 0
+while time.time() - started < 600:
+    tries += 1
+    try:
+        answer = engine.ask(question)
+    except DocchatError:  # no collection yet
+        answer = None
+    if answer is not None and answer.citations and not answer.abstained:
+        print(json.dumps({"first_answer_s": time.time() - started, "tries": tries, "mode": answer.mode,
+                          "notice": answer.notice, "answer": answer.answer[:300],
+                          "sources": [c.source for c in answer.citations]}), flush=True)
+        break
+    time.sleep(0.5)
+"""
+
+
+def asked_run(corpus: Path, data_dir: Path, scratch: Path, question: str) -> tuple[Child, dict]:
+    """A cold ingest with a question asked from its start (see (e) above): the ingest child and the first answer."""
+    env = child_env(DOCCHAT_DATA_DIR=str(data_dir), COLUMNS="1000")
+    asker = subprocess.Popen([sys.executable, "-c", ASKER, question], env=env, cwd=scratch, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    if asker.stdout.readline().strip() != "ready":
+        sys.exit("the asking engine did not start")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started_epoch, started = time.time(), time.perf_counter()
+        command = [sys.executable, "-m", "docchat.cli.main", "ingest", str(corpus), "-c", "bench"]
+        process = subprocess.Popen(command, env=env, cwd=scratch, stdout=out, stderr=err)
+        asker.stdin.write(f"{started_epoch}\n")
+        asker.stdin.flush()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        child = Child(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
+                      out.read().decode(errors="replace"), err.read().decode(errors="replace"), 0.0, 0.0)  # fmt: skip
+    check(child, "docchat ingest (asked during)")
+    line = asker.stdout.readline()
+    asker.wait(timeout=60)
+    return child, json.loads(line) if line.strip() else {"first_answer_s": None}
+
+
 def starter_run(corpus: Path, data_dir: Path, scratch: Path) -> tuple[Child, dict]:
     child = run_child([sys.executable, "-c", STARTER, str(corpus), str(data_dir / "chroma")], child_env(), scratch)
     check(child, "LlamaIndex starter pipeline")
@@ -351,6 +408,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Only the first N pages (sorted by path).")
     parser.add_argument("--no-torch", action="store_true", help="Skip (d), docchat with the torch backend.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file.")
+    parser.add_argument("--question", default=QUESTION, help="What (e) asks during the cold ingest.")
+    parser.add_argument("--no-ask", action="store_true", help="Skip (e), the time to first answer.")
     args = parser.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"No corpus folder at {args.corpus}; pass --corpus PATH.")
@@ -407,6 +466,12 @@ def main() -> None:
                     torch_tokens["wordpieces_embedded"], {"summary": torch_summary, **torch_tokens},
                 )
             )  # fmt: skip
+        first: dict = {}
+        if not args.no_ask:
+            data_asked = scratch / "docchat-asked"
+            seed_models(data_asked, models)
+            asked, first = asked_run(corpus, data_asked, scratch, args.question)
+            runs.append(make_run("(e) docchat cold, asked during", asked, cold_tokens["chunks"], None, first, False))
 
     print()
     print_table(runs)
@@ -443,9 +508,22 @@ def main() -> None:
             f"backend effect: docchat torch {d.wall_s:.1f} s vs onnx-int8 {a.wall_s:.1f} s "
             f"({d.wall_s / a.wall_s:.2f}x); chunking effect: docchat torch vs starter {c.wall_s / d.wall_s:.2f}x"
         )
-    cold_met, warm_met = speedup >= TARGET_SPEEDUP, b.wall_s < TARGET_WARM_S
-    print(f"target cold ingest >= {TARGET_SPEEDUP:.0f}x faster than starter: {'MET' if cold_met else 'NOT MET'}")
-    print(f"target warm re-ingest < {TARGET_WARM_S:.0f} s: {'MET' if warm_met else 'NOT MET'} ({b.wall_s:.1f} s)")
+    cold_met, warm_met = speedup >= TARGET_SPEEDUP, b.wall_s <= TARGET_WARM_S
+    first_s = first.get("first_answer_s")
+    first_met = first_s is not None and first_s <= TARGET_FIRST_ANSWER_S
+    if first:
+        print(
+            "first answer during the cold ingest: "
+            + (f"{first_s:.1f} s after its start ({first['tries']} tries, {first['mode']}, cited "
+               f"{', '.join(first['sources'])}); the ingest took {runs[-1].wall_s:.1f} s with the question asked"
+               if first_s is not None else "none")
+        )  # fmt: skip
+        if first.get("notice"):
+            print(f"  its notice: {first['notice']}")
+    print(f"target cold ingest at most the starter's wall time: {'MET' if cold_met else 'NOT MET'} ({speedup:.2f}x)")
+    print(f"target warm re-ingest <= {TARGET_WARM_S:.0f} s: {'MET' if warm_met else 'NOT MET'} ({b.wall_s:.1f} s)")
+    if first:
+        print(f"target first answer <= {TARGET_FIRST_ANSWER_S:.0f} s: {'MET' if first_met else 'NOT MET'}")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -459,7 +537,12 @@ def main() -> None:
         "speedup_vs_starter": round(speedup, 3),
         "chunks_per_s_ratio": round(rate_ratio, 3),
         "wordpieces_per_s_ratio": round(wp_ratio, 3),
-        "targets": {"cold_2x_faster": cold_met, "warm_under_5s": warm_met},
+        "first_answer": first,
+        "targets": {
+            "cold_at_most_starter": cold_met,
+            "warm_at_most_3s": warm_met,
+            "first_answer_at_most_10s": first_met if first else None,
+        },
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")

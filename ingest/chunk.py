@@ -14,6 +14,7 @@ from itertools import groupby
 
 from llama_index.core.node_parser import SentenceSplitter
 
+from docchat.components.embedding import passage_context, passage_text
 from docchat.ingest.document import Block, LoadedDocument
 
 CHUNKER_VERSION = "3"  # bump when chunk boundaries, ids or recorded spans change, so stored files are re-chunked
@@ -60,8 +61,7 @@ class Chunk:
 
     def embedding_text(self) -> str:
         """What gets embedded: title and heading path give the passage its context."""
-        context = _context(self.title, self.heading)
-        return f"{context}\n{self.text}" if context else self.text
+        return passage_text(self.title, self.heading, self.text)
 
 
 class Chunker:
@@ -96,7 +96,7 @@ class Chunker:
         seen: dict[str, int] = {}
         for headings, section in groupby(document.blocks, key=lambda block: block.headings):
             heading = " > ".join(headings)
-            prefix = _context(document.title, heading)
+            prefix = passage_context(document.title, heading)
             for text, start_line, end_line, page in self._split_section(list(section), prefix):
                 # The id covers what is embedded (title/heading prefix too): a renamed heading re-embeds.
                 key = f"{prefix}\n{text}" if prefix else text
@@ -159,11 +159,6 @@ def _lines_within(block: Block, start: int, end: int) -> tuple[int, int]:
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     first = block.start_line + text.count("\n", 0, start)
     return first, max(first, block.start_line + text.count("\n", 0, max(start, end - 1)))
-
-
-def _context(title: str, heading: str) -> str:
-    """The title/heading prefix embedded with a chunk's text."""
-    return " > ".join(part for part in (title, heading) if part)
 
 
 def chunk_id(source: str, text: str, occurrence: int = 0) -> str:

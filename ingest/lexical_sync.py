@@ -16,8 +16,8 @@ class LexicalSync:
     """Keeps the collection's BM25 index in step with the writes of this ingest.
 
     An index that matches the collection when the run starts (or that of an empty collection) is
-    updated chunk by chunk as Chroma is written; any other (missing, or left stale by a killed run)
-    is rebuilt from the stored chunks at the end.
+    updated chunk by chunk as files are read, ahead of Chroma; any other (missing, or left stale by a
+    killed run) is rebuilt from the stored chunks at the end.
     """
 
     def __init__(self, indexes_dir: Path, collection: Collection) -> None:
@@ -44,6 +44,11 @@ class LexicalSync:
     def commit(self) -> None:
         if self._updater is not None:
             self._updater.commit()
+
+    def embedding(self, done: int, total: int) -> None:
+        """Tell readers how far embedding of the chunks indexed ahead of Chroma is."""
+        if self._updater is not None:
+            self._updater.embedding(done, total)
 
     def close(self) -> None:
         if self._updater is not None:

@@ -130,7 +130,8 @@ def _ingest(
         )
         lexical = LexicalSync(settings.indexes_dir, collection)
         crash = CrashPoints(settings.ingest.crash_at)
-        writer = ChunkWriter(collection, embedder, client.get_max_batch_size(), progress, lexical, crash)
+        writer = ChunkWriter(collection, embedder, client.get_max_batch_size(), progress, lexical, crash,
+                             settings.ingest.read_ahead_chunks)  # fmt: skip
         done: set[tuple[str, str]] = set()  # (root, source) already ingested in this run
         try:
             for root in paths:

@@ -1,9 +1,16 @@
-"""Writing chunks to Chroma: buffered across files, only new chunks embedded, in Chroma-sized batches."""
+"""Writing chunks: BM25 side index as they are read, Chroma once embedded (only new chunks, Chroma-sized batches).
+
+Chunks are indexed for BM25 (text and metadata stored) as files are read, and published every
+``COMMIT_EVERY`` chunks and before embedding starts, so a collection answers by keyword search while
+its chunks are embedded; up to ``read_ahead`` new chunks wait for the embedder. Writing a batch to
+Chroma overlaps with embedding the next.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from chromadb.api.models.Collection import Collection
 
@@ -14,9 +21,11 @@ from docchat.ingest.chunk import Chunk
 from docchat.ingest.faults import CrashPoints
 from docchat.ingest.lexical_sync import LexicalSync
 
+COMMIT_EVERY = 2048  # chunks indexed between two commits of the BM25 side index while reading
+
 
 class ChunkWriter:
-    """Buffers chunks across files; embeds only chunks the store lacks; writes in Chroma-sized batches."""
+    """Indexes chunks for BM25 as they come; embeds only chunks the store lacks, up to ``read_ahead`` at a time."""
 
     def __init__(
         self,
@@ -26,6 +35,7 @@ class ChunkWriter:
         progress: Progress | None,
         lexical: LexicalSync,
         crash: CrashPoints,
+        read_ahead: int = 50_000,
     ):
         self.collection = collection
         self._lexical = lexical
@@ -38,7 +48,8 @@ class ChunkWriter:
         self._stale: set[str] = set()
         self.written = 0
         self.reused = 0
-        self._buffer_limit = max(256, embedder.batch_size * 8)
+        self._buffer_limit = read_ahead
+        self._uncommitted = 0
         self._stamped = False
 
     def _before_write(self) -> None:
@@ -49,12 +60,37 @@ class ChunkWriter:
             self._stamped = True
 
     def put(self, chunks: list[Chunk], metadata: dict, existing: set[str], stale: set[str]) -> None:
-        for chunk in chunks:
-            target = self._kept if chunk.id in existing else self._new
-            target.append((chunk, {**metadata, **chunk.metadata()}))
+        """Take one file's chunks: indexed for BM25 now, embedded (if new) at the next flush."""
+        if chunks:
+            self._before_write()
+        rows = [(chunk, {**metadata, **chunk.metadata()}) for chunk in chunks]
+        for row in rows:
+            (self._kept if row[0].id in existing else self._new).append(row)
+        self._lexical.add(rows)
+        self._uncommitted += len(rows)
+        if self._uncommitted >= COMMIT_EVERY:
+            self._commit_lexical()
         self._stale |= stale
         if len(self._new) >= self._buffer_limit:
             self.flush()
+
+    def _commit_lexical(self) -> None:
+        self._lexical.commit()
+        self._uncommitted = 0
+
+    def _write(self, batch: Sequence[tuple[Chunk, dict]], vectors: list, total: int) -> None:
+        """Store one embedded batch in Chroma and report progress (on the writer thread)."""
+        self.collection.upsert(
+            ids=[chunk.id for chunk, _ in batch],
+            embeddings=vectors,
+            documents=[chunk.text for chunk, _ in batch],
+            metadatas=[meta for _, meta in batch],
+        )
+        self._crash.reached("write")
+        self.written += len(batch)
+        self._lexical.embedding(self.written, total)
+        if self._progress:
+            self._progress("chunks", self.written, total)
 
     def delete(self, ids: set[str]) -> None:
         if ids:
@@ -67,29 +103,28 @@ class ChunkWriter:
         """Write buffered chunks (new ones embedded), then delete what they replace."""
         if self._new or self._kept:
             self._before_write()
-        pending = len(self._new)
-        for batch in batches(self._new, min(self._max_batch, 256)):
-            vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])
-            self._crash.reached("embed")
-            self.collection.upsert(
-                ids=[chunk.id for chunk, _ in batch],
-                embeddings=vectors,
-                documents=[chunk.text for chunk, _ in batch],
-                metadatas=[meta for _, meta in batch],
-            )
-            self._crash.reached("write")
-            self._lexical.add(batch)
-            self.written += len(batch)
-            pending -= len(batch)
-            if self._progress:
-                self._progress("chunks", self.written, self.written + pending)
+        self._commit_lexical()  # everything read so far is searchable before the embedder starts
+        total = self.written + len(self._new)
+        if self._new:
+            self._lexical.embedding(self.written, total)
+        # Chroma writes batch i while the model embeds batch i+1 (at most one batch waits to be written).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docchat-write") as writes:
+            writing: Future | None = None
+            for batch in batches(self._new, min(self._max_batch, 256)):
+                vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])
+                self._crash.reached("embed")
+                if writing is not None:
+                    writing.result()
+                writing = writes.submit(self._write, batch, vectors, total)
+            if writing is not None:
+                writing.result()
         for batch in batches(self._kept, self._max_batch):
             self.collection.update(ids=[chunk.id for chunk, _ in batch], metadatas=[meta for _, meta in batch])
             self.reused += len(batch)
         self._new, self._kept = [], []
         self.delete(self._stale)
         self._stale = set()
-        self._lexical.commit()
+        self._commit_lexical()
 
 
 def batches(items: Sequence, size: int) -> Iterator[Sequence]:

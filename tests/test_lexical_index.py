@@ -120,7 +120,7 @@ def test_an_index_written_with_older_terms_is_rebuilt(settings: Settings, embedd
     store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     generation = int(store.metadata["generation"])
     state = folder / bm25.STATE_FILE
-    state.write_text(json.dumps({"generation": generation}))  # as indexes before TERMS_VERSION were written
+    state.write_text(json.dumps({"generation": generation}))  # as indexes before INDEX_FORMAT was recorded
     assert bm25.indexed_generation(folder) is None
     assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == chroma_ids(settings, embedder)
-    assert json.loads(state.read_text()) == {"generation": generation, "terms": bm25.TERMS_VERSION}
+    assert json.loads(state.read_text()) == {"generation": generation, "format": bm25.INDEX_FORMAT}

@@ -6,6 +6,7 @@ Plus unit tests of the UI's text helpers, the upload sanitiser and the launcher'
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,13 @@ def test_upload_ingests_and_reports_skipped_files(page_env, tmp_path: Path, mode
     )
     submit = next(b for b in app.sidebar.button if b.label == "Add uploaded files")
     submit.click().run()
+    assert not app.exception, app.exception
+    job = app.session_state["ingest_job"]  # ingesting in the background: the page is usable meanwhile
+    assert [q.placeholder for q in app.chat_input] == ["Ask a question about your documents"]
+    deadline = time.monotonic() + 300
+    while job.result is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    app.run()
     assert not app.exception, app.exception
     shown = texts(app.sidebar)
     assert "uploads-test: 2 files seen, 1 added" in shown, shown

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
@@ -267,15 +268,7 @@ def now() -> int:
 
 def citation_out(citation: Citation) -> CitationOut:
     """The API form of a checked citation."""
-    return CitationOut(
-        number=citation.number,
-        source=citation.source,
-        title=citation.title,
-        heading=citation.heading,
-        lines=list(citation.lines),
-        page=citation.page,
-        quote=citation.quote,
-    )
+    return CitationOut.model_validate(citation.to_dict())  # its other fields (passage, score, root) are left out
 
 
 def passage_out(passage: Passage) -> PassageOut:
@@ -339,15 +332,5 @@ SSE_DONE = "data: [DONE]\n\n"
 
 def ingest_summary(report: IngestReport) -> IngestSummary:
     """The API form of an ingest report."""
-    return IngestSummary(
-        files_seen=report.files_seen,
-        added=report.added,
-        updated=report.updated,
-        deleted=report.deleted,
-        unchanged=report.unchanged,
-        skipped=[SkippedFile(source=source, reason=reason) for source, reason in report.skipped],
-        chunks_written=report.chunks_written,
-        chunks_reused=report.chunks_reused,
-        chunks_deleted=report.chunks_deleted,
-        seconds=round(report.seconds, 3),
-    )
+    skipped = [SkippedFile(source=source, reason=reason) for source, reason in report.skipped]
+    return IngestSummary.model_validate({**asdict(report), "skipped": skipped, "seconds": round(report.seconds, 3)})

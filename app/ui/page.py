@@ -23,6 +23,7 @@ from docchat.app.ui import (
     citation_caption,
     engine_history,
     escape_markdown,
+    ingest_jobs,
     passage_markdown,
     unsupported_count,
 )
@@ -34,7 +35,6 @@ from docchat.core.settings import Settings, explain, load_settings
 
 log = logging.getLogger("docchat.ui")
 
-STAGES = {"files": "Reading files", "chunks": "Embedding chunks", "bm25": "Updating the keyword index"}
 EMPTY_QUESTION = "Ask a question: the text is empty."
 MAX_TOP_K = 20
 
@@ -149,6 +149,7 @@ def new_chat(collection: str) -> None:
 def sidebar(settings: Settings, engine: Engine, problems: tuple[str, ...]) -> tuple[str, int]:
     """Collection picker, stats, LLM, top-k, New chat, Add documents; returns (collection, top_k)."""
     state = st.session_state
+    collect_ingest()
     chats.restore_from_url()  # a refresh or a restart reopens the chat in the URL (and its collection)
     try:
         stats = {info.name: info for info in workspace.collection_stats(engine)}
@@ -169,6 +170,9 @@ def sidebar(settings: Settings, engine: Engine, problems: tuple[str, ...]) -> tu
         documents.metric("Documents", info.documents)
         chunks.metric("Chunks", info.chunks)
         st.caption(f"Embedding model: {escape_markdown(info.embed_model)}  \nLast ingest: {info.last_ingest}")
+        if info.embedding and "ingest_job" not in state:  # another session's or the CLI's ingest
+            done, total = info.embedding
+            st.info(f"Being embedded: {done:,} of {total:,} new chunks. Until then, answers find them by keyword.")
     backend, model = llm_in_use(settings)
     st.caption(f"LLM: {escape_markdown(backend)} · {escape_markdown(model)}")
     for problem in problems:
@@ -200,6 +204,8 @@ def add_documents(settings: Settings, collection: str) -> None:
         ingest_uploads(settings, target, files or [])
     elif add_folder:
         run_ingest(settings, target, folder)
+    if "ingest_job" in state:
+        st.fragment(run_every=1.0)(ingest_progress)()
     result = state.get("ingest_result")
     if result:
         if result.get("error"):
@@ -234,30 +240,38 @@ def ingest_uploads(settings: Settings, target: str, files: list) -> None:
 
 
 def run_ingest(settings: Settings, target: str, path: str, rejected: list[str] | None = None) -> None:
-    """Ingest ``path`` into collection ``target`` with a progress bar; the result shows after a rerun."""
+    """Start ingesting ``path`` into collection ``target`` in the background; its progress shows in the sidebar
+    and the chat stays usable (the collection answers by keyword search until its chunks are embedded)."""
     state = st.session_state
-    bar = st.progress(0.0, text="Loading the embedding model…")
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{STAGES.get(stage, stage)}: {done}/{total}")
-
     try:
-        embedder = load_ingest_embedder(settings_key(settings), settings)
-        report = workspace.ingest_into(settings, target, path, embedder=embedder, progress=progress)
+        embedder = load_ingest_embedder(settings_key(settings), settings)  # loads its model only when it embeds
+        state["ingest_job"] = ingest_jobs.start(settings, target, path, embedder, rejected or [])
     except DocchatError as error:
         state["ingest_result"] = {"error": str(error), "rejected": rejected or []}
-        bar.empty()
         return
-    except Exception as error:
-        log.exception("ingesting %r failed", path)
-        state["ingest_result"] = {"error": f"Ingest failed ({type(error).__name__}); the server log has the details."}
-        bar.empty()
+    state.pop("ingest_result", None)
+
+
+def collect_ingest() -> None:
+    """Once this session's background ingest has finished, keep its result to show."""
+    state = st.session_state
+    job = state.get("ingest_job")
+    if job is not None and job.result is not None:
+        del state["ingest_job"]
+        state["ingest_result"] = job.result
+        if "summary" in job.result:
+            state["switch_to"] = job.collection
+
+
+def ingest_progress() -> None:
+    """This session's running ingest as a progress bar (a fragment that reruns every second)."""
+    job = st.session_state.get("ingest_job")
+    if job is None:
         return
-    bar.empty()
-    summary = report.summary()
-    state["ingest_result"] = {"summary": summary, "rejected": rejected or [], "skipped": report.skipped}
-    state["switch_to"] = report.collection
-    st.rerun()
+    if job.result is not None:
+        st.rerun()  # the whole page: the result, the new counts
+    st.progress(job.fraction, text=escape_markdown(job.label))
+    st.caption("You can ask questions meanwhile: files read so far are searched by keyword until they are embedded.")
 
 
 # -- the page --------------------------------------------------------------------------------------------

@@ -9,8 +9,12 @@ Chroma server, the folder was deleted) is rebuilt from the collection's chunks, 
 
 Terms come from docchat's one tokenizer (:mod:`docchat.components.words`) and are given to tantivy
 pre-tokenized, so the index, queries, :meth:`LexicalIndex.coverage` and the answer's checks agree;
-scores are tantivy's BM25 (k1 1.2, b 0.75). An index written with other terms (``TERMS_VERSION``)
-is not current, so it is rebuilt.
+scores are tantivy's BM25 (k1 1.2, b 0.75). An index of another format (``INDEX_FORMAT``: other terms,
+another schema) is not current, so it is rebuilt.
+
+Each indexed chunk also stores its text and metadata. An ingest indexes what it reads before it embeds
+it, so questions asked meanwhile can use every chunk by BM25 (:meth:`LexicalIndex.stored` gives the
+text of chunks Chroma does not hold yet) and :meth:`LexicalIndex.embedding` says how far embedding is.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ _QUESTION_WORDS = set(
 
 
 STATE_FILE = "docchat-state.json"
-TERMS_VERSION = 2  # bump when the tokenizer changes: older indexes are rebuilt
+INDEX_FORMAT = 2  # bump when the terms or the schema change: older indexes are rebuilt
 WRITER_HEAP_BYTES = 64 * 2**20  # tantivy flushes a segment to disk when its writer's buffer reaches this
 _SCHEMA: tantivy.Schema | None = None
 
@@ -98,6 +102,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
         builder.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
         builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
+        builder.add_bytes_field("chunk", stored=True)  # JSON {"text", "meta"}
         _SCHEMA = builder.build()
     return _SCHEMA
 
@@ -111,10 +116,20 @@ def indexed_generation(folder: Path) -> int | None:
     """The collection generation the index in ``folder`` matches; None if none, unreadable or being written."""
     try:
         state = json.loads((folder / STATE_FILE).read_text())
-        generation, version = state.get("generation"), state.get("terms", 1)
+        generation, version = state.get("generation"), state.get("format", 1)
     except (OSError, ValueError, AttributeError):
         return None
-    return generation if isinstance(generation, int) and version == TERMS_VERSION else None
+    return generation if isinstance(generation, int) and version == INDEX_FORMAT else None
+
+
+def embedding_progress(folder: Path) -> tuple[int, int] | None:
+    """(chunks embedded, chunks to embed) of the ingest writing the index in ``folder``; None if none is."""
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+        done, total = state["embedding"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (int(done), int(total)) if state.get("generation") is None else None
 
 
 def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool:
@@ -122,10 +137,13 @@ def is_current(indexes_dir: Path, collection_name: str, generation: int) -> bool
     return indexed_generation(index_folder(indexes_dir, collection_name)) == generation
 
 
-def _write_state(folder: Path, generation: int | None) -> None:
+def _write_state(folder: Path, generation: int | None, embedding: tuple[int, int] | None = None) -> None:
     scratch = folder / f".{STATE_FILE}.tmp"
+    state: dict = {"generation": generation, "format": INDEX_FORMAT}
+    if embedding is not None:
+        state["embedding"] = list(embedding)
     with open(scratch, "w") as handle:
-        json.dump({"generation": generation, "terms": TERMS_VERSION}, handle)
+        json.dump(state, handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(scratch, folder / STATE_FILE)
@@ -154,10 +172,12 @@ class IndexUpdater:
     def add(self, ids: Sequence[str], metadatas: Sequence[dict], texts: Sequence[str]) -> None:
         """Index chunks, replacing any indexed chunk with the same id."""
         tokens = words.terms([indexed_text(meta or {}, text) for meta, text in zip(metadatas, texts, strict=True)])
-        for row_id, meta, terms in zip(ids, metadatas, tokens, strict=True):
+        for row_id, meta, text, terms in zip(ids, metadatas, texts, tokens, strict=True):
             self._writer.delete_documents_by_term("id", row_id)
+            meta = meta or {}
+            chunk = json.dumps({"text": text, "meta": meta}).encode()
             self._writer.add_document(
-                tantivy.Document(id=row_id, source=str((meta or {}).get("source", "")), terms=" ".join(terms))
+                tantivy.Document(id=row_id, source=str(meta.get("source", "")), terms=" ".join(terms), chunk=chunk)
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -168,6 +188,10 @@ class IndexUpdater:
     def commit(self) -> None:
         """Publish the writes so far (readers see them at their next question)."""
         self._writer.commit()
+
+    def embedding(self, done: int, total: int) -> None:
+        """Record that ``done`` of the ``total`` chunks indexed ahead of Chroma are embedded (readers say so)."""
+        _write_state(self.folder, None, (done, total))
 
     def finish(self, generation: int) -> None:
         """Commit, wait for segment merges, and mark the index as matching ``generation``."""
@@ -258,6 +282,24 @@ class LexicalIndex:
         count = self._searcher.num_docs
         df = self._searcher.doc_freq("terms", term)
         return float(math.log(1 + (count - df + 0.5) / (df + 0.5)))
+
+    def embedding(self) -> tuple[int, int] | None:
+        """(embedded, to embed) while an ingest embeds chunks this index already holds; None otherwise."""
+        return embedding_progress(self.folder)
+
+    def stored(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """The text and metadata of indexed chunks, by id (for chunks Chroma does not hold yet)."""
+        searcher = self._searcher
+        if searcher is None or not ids:
+            return {}
+        hits = searcher.search(tantivy.Query.term_set_query(_schema(), "id", list(ids)), len(ids), count=False).hits
+        found = {}
+        for _, address in hits:
+            document = searcher.doc(address)
+            if document.get_first("chunk") is not None:  # None in indexes written before chunks were stored
+                chunk = json.loads(bytes(document.get_first("chunk")))
+                found[document.get_first("id")] = (chunk["text"], chunk["meta"])
+        return found
 
     def sources_with_prefix(self, prefix: str) -> list[str]:
         """Distinct sources that start with ``prefix`` (for dense-retrieval filters)."""

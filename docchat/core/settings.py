@@ -111,6 +111,12 @@ class IngestSettings(_Group):
     chunk_overlap: int = Field(32, ge=0, description="Word-pieces shared by neighbouring chunks of a section.")
     follow_symlinks: bool = Field(False, description="Follow symlinks that point outside the folder being ingested.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
+    read_ahead_chunks: int = Field(
+        50_000,
+        ge=256,
+        description="New chunks read and BM25-indexed before they are embedded: questions asked during an "
+        "ingest find them by keyword search. Bounds the ingest's memory (a few KB a chunk).",
+    )
     crash_at: str | None = Field(
         None,
         pattern=r"^(embed|write|bm25)(:[1-9][0-9]*)?$",
