@@ -22,7 +22,7 @@ from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
 
-from docchat.components.embedding import Embedder
+from docchat.components.embedding import BACKENDS, Embedder
 from docchat.components.store import iter_rows, open_client, open_collection, update_metadata
 from docchat.core.errors import DocchatError
 from docchat.core.lock import ingest_lock
@@ -150,7 +150,7 @@ def _ingest(
             documents=documents,
             last_ingest=time.time(),
             generation=generation,
-            embed_backend=embedder.backend,
+            **({"embed_backend": embedder.backend} if embedder.backend in BACKENDS else {}),  # "auto": never loaded
             chunker=chunker.signature,
         )
         crash.reached("bm25")

@@ -15,6 +15,7 @@ from docchat.components import embedding_choice
 from docchat.components.embedding import BACKENDS, Embedder, make_embedder
 from docchat.components.embedding_choice import MIN_COSINE, choice_path, choose_backend, cpu_signature
 from docchat.core.settings import Settings
+from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import clear_user_settings, seed_model
 
 
@@ -69,6 +70,23 @@ def test_a_set_backend_is_used_as_is_and_nothing_is_measured(tmp_path: Path, mod
     settings = Settings(data_dir=tmp_path, embed_backend="onnx-int8")
     assert make_embedder(settings).backend == "onnx-int8"
     assert not choice_path(settings).exists()
+
+
+def test_an_ingest_with_nothing_to_embed_measures_nothing(
+    tmp_path: Path, model_cache: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_model(tmp_path / "data", model_cache, embedder)
+    settings = Settings(data_dir=tmp_path / "data", embed_backend="onnx-int8")
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "a.md").write_text("# Otters\n\nOtters hold hands while they sleep.\n")
+    ingest_paths(settings, [root], embedder=make_embedder(settings))
+    auto = settings.updated(embed_backend="auto")
+    measured_now = []
+    monkeypatch.setattr(embedding_choice, "measure", lambda s: measured_now.append(1) or None)
+    lazy = make_embedder(auto)
+    assert ingest_paths(auto, [root], embedder=lazy).chunks_written == 0  # a warm re-ingest
+    assert lazy.backend == "auto" and measured_now == [] and not choice_path(auto).exists()
 
 
 def test_docchat_settings_shows_the_choice_and_its_figures(measured, auto_settings, monkeypatch) -> None:

@@ -67,20 +67,22 @@ def resolve_model_path(name: str) -> Path:
 def make_embedder(settings: Settings, *, for_queries: bool = False) -> Embedder:
     """The embedder the settings ask for: all cores for ingest, ``query_threads`` for questions.
 
-    ``embed_backend=auto`` uses the backend measured fastest on this CPU (measured once, then read back).
-    The query embedder loads its model at once (answering warms up before the first question); the ingest
-    embedder when it first has text to embed."""
-    backend = settings.embedding.backend
-    if backend == "auto":
+    ``embed_backend=auto`` uses the backend measured fastest on this CPU (measured once, when the model is
+    first loaded, then read back). The query embedder loads its model at once (answering warms up before the
+    first question); the ingest embedder when it first has text to embed."""
+
+    def choose() -> str:
         from docchat.components.embedding_choice import choose_backend
 
-        backend = choose_backend(settings).chosen
+        return choose_backend(settings).chosen
+
     embedder = Embedder(
         settings.embedding.model,
-        backend,
+        settings.embedding.backend,
         settings.models_dir,
         threads=settings.embedding.query_threads if for_queries else settings.embedding.threads,
         batch_size=settings.embedding.batch_size,
+        choose=choose,
     )
     if for_queries:
         embedder.load()
@@ -98,9 +100,11 @@ class Embedder:
         threads: int = 0,
         batch_size: int = 64,
         remember: int = REMEMBERED_VECTORS,
+        choose: Callable[[], str] | None = None,
     ):
         self.name = name
-        self.backend = backend
+        self.backend = backend  # "auto" until the model loads, if ``choose`` picks it then
+        self._choose = choose
         self.batch_size = batch_size
         self._remembered: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector, least recent first
         self._remember = remember
@@ -114,7 +118,7 @@ class Embedder:
         self.max_tokens = _max_seq_length(self._path)
         self._lock = threading.Lock()
         self._threads = threads or os.cpu_count() or 1
-        if backend not in BACKENDS:
+        if backend not in BACKENDS and not (backend == "auto" and choose):
             raise DocchatError(f"Unknown embedding backend {backend!r}: use {', '.join(BACKENDS)} or auto.")
         self._cache_dir = cache_dir
         self._run: _Onnx | _Torch | None = None
@@ -129,6 +133,8 @@ class Embedder:
 
     def _model(self) -> _Onnx | _Torch:
         if self._run is None:
+            if self.backend == "auto":
+                self.backend = self._choose()  # type: ignore[misc]
             if self.backend in ONNX_FILES:
                 model_file = self._cache_dir / folder_name(self.name) / ONNX_FILES[self.backend]
                 self._run = _Onnx(self._path, model_file, self._threads, self.max_tokens)
