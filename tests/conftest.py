@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import docchat  # noqa: F401  (sets the no-telemetry / offline environment first)
@@ -100,6 +102,24 @@ def llm(tmp_path_factory: pytest.TempPathFactory):
     from docchat.components.llm.backends import build_llm
 
     return build_llm(isolated_settings(tmp_path_factory.mktemp("llm") / "data"))
+
+
+class GatedEmbedder:
+    """The real embedder, whose ``embed`` waits for the test to open the gate: the ingest is then stopped
+    at its first embedding batch, after reading every file."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self.waiting = threading.Event()
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.waiting.set()
+        assert self.gate.wait(300), "the test never opened the gate"
+        return self._inner.embed(texts)
 
 
 class RecordingLLM:

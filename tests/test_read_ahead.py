@@ -6,14 +6,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from docchat.app.engine import Engine
 from docchat.components import bm25
 from docchat.components.embedding import Embedder
 from docchat.core.settings import Settings
 from docchat.ingest.pipeline import IngestReport, ingest_paths
-from tests.conftest import RecordingLLM, fsp_sample
+from tests.conftest import GatedEmbedder, RecordingLLM, fsp_sample
 
 PAGES = [
     "content/pages/04-web-development/02-django.markdown",
@@ -21,24 +19,6 @@ PAGES = [
     "content/pages/05-deployment/22-wsgi-servers.markdown",
 ]
 QUESTION = "Which WSGI servers does the page list, such as Green Unicorn?"
-
-
-class GatedEmbedder:
-    """The real embedder, whose ``embed`` waits for the test to open the gate: the ingest is then stopped
-    at its first embedding batch, after reading every file."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.waiting = threading.Event()
-        self.gate = threading.Event()
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        self.waiting.set()
-        assert self.gate.wait(300), "the test never opened the gate"
-        return self._inner.embed(texts)
 
 
 def test_questions_during_a_cold_ingest_use_every_chunk_read(

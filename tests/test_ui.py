@@ -16,11 +16,12 @@ from docchat.app import workspace
 from docchat.app.schema import Answer, AnswerSentence, Citation
 from docchat.app.ui import PAGE_SCRIPT, answer_markdown, engine_history, escape_markdown, passage_markdown
 from docchat.cli.ui import streamlit_command, ui_environment
+from docchat.components import embedding
 from docchat.components.embedding import Embedder
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 from docchat.ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS, clear_user_settings, free_port, seed_model
+from tests.conftest import CORPUS, GatedEmbedder, clear_user_settings, free_port, seed_model
 
 TIMEOUT = 240  # seconds for one script run: SmolLM2 on 2 shared cores can take a while
 ZOO_DOC = """# Zebras
@@ -333,3 +334,45 @@ def test_launch_command_is_headless_without_telemetry() -> None:
     env = ui_environment("zoo", {"PATH": "/bin"})
     assert env["DOCCHAT_COLLECTION"] == "zoo" and env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] == "false"
     assert "DOCCHAT_COLLECTION" not in ui_environment(None, {})
+
+
+@pytest.mark.slow
+def test_the_chat_answers_while_an_ingest_embeds(
+    page_env, tmp_path: Path, model_cache: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = seed_model(tmp_path / "data", model_cache, embedder)
+    folder = tmp_path / "zoo-docs"
+    folder.mkdir()
+    (folder / "zebras.md").write_text(ZOO_DOC, encoding="utf-8")
+    made: list[GatedEmbedder] = []  # the page's ingest embedder, stopped at its first batch until the test opens it
+    real = embedding.make_embedder
+
+    def gated(settings: Settings, **options: bool) -> GatedEmbedder:
+        made.append(GatedEmbedder(real(settings, **options)))
+        return made[-1]
+
+    monkeypatch.setattr(embedding, "make_embedder", gated)
+
+    app = page_env(data_dir)
+    app.sidebar.text_input[0].set_value("zoo")
+    app.sidebar.text_input[1].set_value(str(folder))
+    next(b for b in app.sidebar.button if b.label == "Add folder").click().run()
+    try:
+        assert made and made[0].waiting.wait(120), "the ingest never reached the embedder"
+        app.run()
+        app.sidebar.selectbox[0].set_value("zoo").run()
+        assert "You can ask questions meanwhile" in texts(app.sidebar)
+        ask(app, "How many days can a Grevy's zebra go without drinking water?")
+        shown = texts(app.main)
+        assert "This collection is still being embedded (0 of " in shown, shown
+        assert sources(app) and "five days" in texts(sources(app)[0])
+    finally:
+        for stopped in made:
+            stopped.gate.set()
+    job = app.session_state["ingest_job"]
+    deadline = time.monotonic() + 120
+    while job.result is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    app.run()
+    assert "zoo: 1 files seen, 1 added" in texts(app.sidebar)
+    assert "You can ask questions meanwhile" not in texts(app.sidebar)
