@@ -257,6 +257,8 @@ def first_gold_rank(sources: list[str], gold: set[str]) -> int | None:
 def run_candidate(candidate: Candidate, questions: list[dict], work: Path, pattern: str | None) -> dict:
     started = time.perf_counter()
     embedder = candidate.build(work)
+    if isinstance(embedder, Embedder):
+        embedder.load()  # docchat's embedder loads lazily: count the load here, not in the first embedding
     load_seconds = time.perf_counter() - started
     settings = Settings(data_dir=work / "data", collection=COLLECTION)
     load_before = os.getloadavg()[0]

@@ -136,7 +136,7 @@ def export_onnx(models_dir: Path, scratch: Path) -> float:
     """The one-off ONNX int8 export (docchat does it on first use), in its own child; returns seconds."""
     code = (
         "import sys; from pathlib import Path; import docchat; from docchat.components.embedding import Embedder; "
-        f"Embedder({MODEL!r}, 'onnx-int8', Path(sys.argv[1]))"
+        f"Embedder({MODEL!r}, 'onnx-int8', Path(sys.argv[1])).load()"
     )
     child = run_child([sys.executable, "-c", code, str(models_dir)], child_env(), scratch)
     check(child, "ONNX export")

@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -81,15 +81,7 @@ class ChatSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: times as ISO 8601 (UTC)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "collection": self.collection,
-            "origin": self.origin,
-            "created": iso_time(self.created),
-            "updated": iso_time(self.updated),
-            "turns": self.turns,
-        }
+        return {**asdict(self), "created": iso_time(self.created), "updated": iso_time(self.updated)}
 
 
 @dataclass(frozen=True)

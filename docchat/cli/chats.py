@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from docchat.app.chats.store import ChatStore
+from docchat.app.chats.store import Chat, ChatStore
 from docchat.core.errors import DocchatError
 
 ChatId = Annotated[str, typer.Argument(help="A chat id (`docchat chats list` shows them).", show_default=False)]
@@ -42,6 +42,14 @@ def _store() -> ChatStore:
     from docchat.cli.main import _settings
 
     return ChatStore.of(_settings())
+
+
+def _saved_chat(chat_id: str) -> Chat:
+    """The saved chat, or exit 2 with one line saying why not (no such chat, store unreadable)."""
+    try:
+        return _store().get(chat_id)
+    except DocchatError as error:
+        _fail(str(error))
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -92,11 +100,7 @@ def chats_show(chat_id: ChatId, as_json: AsJson = False) -> None:
     """Show a chat: every question and answer with its sources (--json: the full answer records)."""
     from docchat.app.chats.export import to_json, to_markdown
 
-    try:
-        chat = _store().get(chat_id)
-    except DocchatError as error:
-        _fail(str(error))
-        return
+    chat = _saved_chat(chat_id)
     if as_json:
         print(to_json(chat))
     else:
@@ -112,11 +116,7 @@ def chats_export(
     """Export a chat as Markdown (numbered sources under each answer: file, heading, lines or page) or JSON."""
     from docchat.app.chats.export import to_json, to_markdown
 
-    try:
-        chat = _store().get(chat_id)
-    except DocchatError as error:
-        _fail(str(error))
-        return
+    chat = _saved_chat(chat_id)
     text = to_markdown(chat) if format is Format.md else to_json(chat) + "\n"
     if to is None:
         print(text, end="")

