@@ -256,8 +256,8 @@ class Engine:
 def embedding_notice(done: int, total: int) -> str:
     """What an answer says while its collection's new chunks are still being embedded."""
     return (
-        f"This collection is still being embedded ({done:,} of {total:,} new chunks): keyword search covers "
-        "all of it, meaning-based search only the part embedded so far."
+        f"This collection is still being ingested ({done:,} of the {total:,} new chunks read so far are embedded): "
+        "keyword search covers all that was read, meaning-based search only the embedded part."
     )
 
 

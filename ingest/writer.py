@@ -75,8 +75,11 @@ class ChunkWriter:
             self.flush()
 
     def _commit_lexical(self) -> None:
+        """Publish the chunks indexed so far, and how many of the new ones are embedded (readers say so)."""
         self._lexical.commit()
         self._uncommitted = 0
+        if self._new:
+            self._lexical.embedding(self.written, self.written + len(self._new))
 
     def _write(self, batch: Sequence[tuple[Chunk, dict]], vectors: list, total: int) -> None:
         """Store one embedded batch in Chroma and report progress (on the writer thread)."""
@@ -105,8 +108,6 @@ class ChunkWriter:
             self._before_write()
         self._commit_lexical()  # everything read so far is searchable before the embedder starts
         total = self.written + len(self._new)
-        if self._new:
-            self._lexical.embedding(self.written, total)
         # Chroma writes batch i while the model embeds batch i+1 (at most one batch waits to be written).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docchat-write") as writes:
             writing: Future | None = None

@@ -42,14 +42,14 @@ def test_questions_during_a_cold_ingest_use_every_chunk_read(
         assert all(p.similarity > 0 for p in passages)  # scored against the question by embedding them now
         answer = engine.ask(QUESTION)
         assert answer.retrieved and not answer.abstained
-        assert answer.notice.startswith("This collection is still being embedded (0 of ")
+        assert answer.notice.startswith("This collection is still being ingested (0 of the ")
     finally:
         gated.gate.set()
         ingest.join(300)
     assert reports and reports[0].chunks_written == len(indexed)
 
     answer = Engine(settings, embedder=embedder, llm=RecordingLLM(llm)).ask(QUESTION)
-    assert "still being embedded" not in answer.notice
+    assert "still being ingested" not in answer.notice
     assert bm25.embedding_progress(bm25.index_folder(settings.indexes_dir, settings.store.collection)) is None
 
 

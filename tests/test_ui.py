@@ -364,7 +364,7 @@ def test_the_chat_answers_while_an_ingest_embeds(
         assert "You can ask questions meanwhile" in texts(app.sidebar)
         ask(app, "How many days can a Grevy's zebra go without drinking water?")
         shown = texts(app.main)
-        assert "This collection is still being embedded (0 of " in shown, shown
+        assert "This collection is still being ingested (0 of the " in shown, shown
         assert sources(app) and "five days" in texts(sources(app)[0])
     finally:
         for stopped in made:
