@@ -218,12 +218,14 @@ started = float(sys.stdin.readline())  # the ingest's spawn time (time.time())
 tries = 0
 while time.time() - started < 600:
     tries += 1
+    asked = time.time()
     try:
         answer = engine.ask(question)
     except DocchatError:  # no collection yet
         answer = None
     if answer is not None and answer.citations and not answer.abstained:
         print(json.dumps({"first_answer_s": time.time() - started, "tries": tries, "mode": answer.mode,
+                          "asked_at_s": asked - started, "answer_timings": answer.timings,
                           "notice": answer.notice, "answer": answer.answer[:300],
                           "sources": [c.source for c in answer.citations]}), flush=True)
         break
@@ -531,6 +533,13 @@ def main() -> None:
                f"{', '.join(first['sources'])}); the ingest took {runs[-1].wall_s:.1f} s with the question asked"
                if first_s is not None else "none")
         )  # fmt: skip
+        if first_s is not None:
+            timings = first.get("answer_timings", {})
+            print(
+                f"  asked at {first['asked_at_s']:.1f} s; that answer took {timings.get('total', 0):.1f} s "
+                f"(retrieve {timings.get('retrieve', 0):.1f} s, first token {timings.get('first_token', 0):.1f} s), "
+                "sharing the 2 cores with the ingest"
+            )
         if first.get("notice"):
             print(f"  its notice: {first['notice']}")
     print(f"target cold ingest at most the starter's wall time: {'MET' if cold_met else 'NOT MET'} ({speedup:.2f}x)")
