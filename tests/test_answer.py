@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from docchat.app.engine import Engine
 from docchat.app.schema import Final, Passage, Retrieved, Token
-from docchat.app.sentences import content_words
 from docchat.cli.main import app as cli
 from docchat.components.llm.server import LLMUnavailable
+from docchat.components.words import content_words
 from docchat.core.settings import Settings
 from docchat.ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, RecordingLLM, clear_user_settings, free_port, isolated_settings, seed_model

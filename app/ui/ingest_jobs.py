@@ -15,6 +15,7 @@ from docchat.app import workspace
 from docchat.components.embedding import Embedder
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
+from docchat.ingest.priority import lower_priority
 
 log = logging.getLogger(__name__)
 STAGES = {"files": "Reading files", "chunks": "Embedding chunks", "bm25": "Updating the keyword index"}
@@ -69,6 +70,7 @@ def start(settings: Settings, collection: str, path: str, embedder: Embedder, re
 
 
 def _run(job: IngestJob, settings: Settings, target: object, embedder: Embedder) -> None:
+    lower_priority(settings.ingest.nice)  # this thread only: the page keeps answering at full speed
     try:
         report = workspace.ingest_into(settings, job.collection, str(target), embedder=embedder, progress=job.progress)
     except DocchatError as error:

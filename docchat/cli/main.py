@@ -53,9 +53,11 @@ def ingest(
     """Ingest documents into a collection: only new or changed files are embedded."""
     from docchat.components.embedding import make_embedder
     from docchat.ingest.pipeline import ingest_paths
+    from docchat.ingest.priority import lower_priority
 
     settings = _settings(collection=collection)
     paths = paths or [Path("corpus")]
+    lower_priority(settings.ingest.nice)
     try:
         with console.status("Loading the embedding model..."):
             embedder = make_embedder(settings)

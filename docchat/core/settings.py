@@ -111,6 +111,14 @@ class IngestSettings(_Group):
     chunk_overlap: int = Field(32, ge=0, description="Word-pieces shared by neighbouring chunks of a section.")
     follow_symlinks: bool = Field(False, description="Follow symlinks that point outside the folder being ingested.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped with a reason.")
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="How much lower an ingest's CPU priority is (Unix nice; the CLI's and the UI's ingests): "
+        "questions answered meanwhile keep their speed, and alone it runs at full speed. 0 = same priority.",
+        validation_alias="ingest_nice",
+    )
     read_ahead_chunks: int = Field(
         50_000,
         ge=256,
