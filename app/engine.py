@@ -103,13 +103,16 @@ class Engine:
     def warm(self) -> list[str]:
         """Load the store, the query embedder and the LLM now, not on the first question.
 
-        Store and embedder failures raise (nothing works without them); an unusable LLM is returned
-        as a message instead, since retrieval still works and the message is repeated on asking.
+        The LLM also reads the answer prompt's fixed start once, so the embedded model's prompt cache holds
+        it before the first question. Store and embedder failures raise (nothing works without them); an
+        unusable LLM is returned as a message instead, since retrieval still works and the message is
+        repeated on asking.
         """
         self.client  # noqa: B018  (opens the store)
         self.embedder.embed_query("warm up")
         try:
             self.llm.warm()
+            self.llm.complete(answer_messages("", [], []), max_tokens=1)
         except LLMUnavailable as error:
             return [str(error)]
         return []
