@@ -167,6 +167,9 @@ def test_chat_survives_reload_and_restart_and_sessions_stay_apart(server: UiServ
     idle(first)
     other_id = chat_in_url(second)
     assert other_id != chat_id
+    deadline = time.monotonic() + ANSWER_TIMEOUT  # the first page may still be answering (one model, two askers)
+    while len(store.get(chat_id).turns) < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
     assert [t.question for t in store.get(chat_id).turns] == [COLLAB, "Is it still in use?"]
     assert [t.question for t in store.get(other_id).turns] == [PERU]
     shown = " ".join(second.get_by_test_id("stChatMessage").all_inner_texts())
