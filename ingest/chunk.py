@@ -11,11 +11,13 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import groupby
-
-from llama_index.core.node_parser import SentenceSplitter
+from typing import TYPE_CHECKING
 
 from docchat.components.embedding import passage_context, passage_text
 from docchat.ingest.document import Block, LoadedDocument
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
 
 CHUNKER_VERSION = "3"  # bump when chunk boundaries, ids or recorded spans change, so stored files are re-chunked
 # (3: PDF chunks record their page and the lines within it, no longer the page as their line span)
@@ -82,6 +84,10 @@ class Chunker:
         room = self._max_tokens - 2 - len(self._count_tokens(prefix)) if prefix else self._max_tokens - 2
         size = max(MIN_CHUNK_TOKENS, min(self._chunk_size, room))
         if size not in self._splitters:
+            # imported here: llama-index takes about a second to import, which a re-ingest with nothing
+            # new to chunk does not need
+            from llama_index.core.node_parser import SentenceSplitter
+
             self._splitters[size] = SentenceSplitter(
                 chunk_size=size,
                 chunk_overlap=min(self._chunk_overlap, size // 2),

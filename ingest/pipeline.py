@@ -24,6 +24,7 @@ from chromadb.api.models.Collection import Collection
 
 from docchat.components.embedding import BACKENDS, Embedder
 from docchat.components.store import iter_rows, open_client, open_collection, update_metadata
+from docchat.core.answer_priority import AnswerGate
 from docchat.core.errors import DocchatError
 from docchat.core.lock import ingest_lock
 from docchat.core.settings import Settings
@@ -55,17 +56,19 @@ class IngestReport:
     chunks_deleted: int = 0
     texts_repeated: int = 0  # chunks whose text was embedded once for several chunks (or earlier in the process)
     model_seconds: float = 0.0  # of ``seconds``, the time spent inside the embedding model
+    paused_seconds: float = 0.0  # of ``seconds``, the time paused while questions were answered
     seconds: float = 0.0
 
     def summary(self) -> str:
         """One line saying what the ingest did (the CLI, the UI and the API show it)."""
         model = f", {self.model_seconds:.1f} s in the embedding model" if self.chunks_written else ""
         repeated = f" ({self.texts_repeated} repeated texts embedded once)" if self.texts_repeated else ""
+        paused = f", {self.paused_seconds:.1f} s paused for questions" if self.paused_seconds >= 0.05 else ""
         return (
             f"{self.collection}: {self.files_seen} files seen, {self.added} added, {self.updated} updated, "
             f"{self.deleted} deleted, {self.unchanged} unchanged, {len(self.skipped)} skipped; "
             f"{self.chunks_written} chunks embedded{repeated}, {self.chunks_deleted} removed; "
-            f"{self.seconds:.1f} s{model}"
+            f"{self.seconds:.1f} s{model}{paused}"
         )
 
     @property
@@ -130,8 +133,9 @@ def _ingest(
         )
         lexical = LexicalSync(settings.indexes_dir, collection)
         crash = CrashPoints(settings.ingest.crash_at)
+        gate = AnswerGate(settings.indexes_dir, settings.ingest.answer_pause_s)
         writer = ChunkWriter(collection, embedder, client.get_max_batch_size(), progress, lexical, crash,
-                             settings.ingest.read_ahead_chunks)  # fmt: skip
+                             settings.ingest.read_ahead_chunks, gate)  # fmt: skip
         done: set[tuple[str, str]] = set()  # (root, source) already ingested in this run
         try:
             for root in paths:
@@ -158,6 +162,7 @@ def _ingest(
     report.seconds = time.perf_counter() - started
     report.model_seconds = embedder.model_seconds - model_seconds
     report.texts_repeated = embedder.repeated - repeated
+    report.paused_seconds = gate.waited
     return report
 
 

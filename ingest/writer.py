@@ -1,9 +1,10 @@
 """Writing chunks: BM25 side index as they are read, Chroma once embedded (only new chunks, Chroma-sized batches).
 
 Chunks are indexed for BM25 (text and metadata stored) as files are read, and published every
-``COMMIT_EVERY`` chunks and before embedding starts, so a collection answers by keyword search while
-its chunks are embedded; up to ``read_ahead`` new chunks wait for the embedder. Writing a batch to
-Chroma overlaps with embedding the next.
+``COMMIT_EVERY`` chunks or ``COMMIT_SECONDS``, and before embedding starts, so a collection answers by
+keyword search while its chunks are embedded; up to ``read_ahead`` new chunks wait for the embedder.
+Writing a batch to Chroma overlaps with embedding the next. Between two files and two embedding batches
+the writer pauses while a question is being answered (``AnswerGate``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from chromadb.api.models.Collection import Collection
 
 from docchat.components.embedding import Embedder
 from docchat.components.store import update_metadata
+from docchat.core.answer_priority import AnswerGate
 from docchat.ingest import Progress
 from docchat.ingest.chunk import Chunk
 from docchat.ingest.faults import CrashPoints
 from docchat.ingest.lexical_sync import LexicalSync
 
 COMMIT_EVERY = 2048  # chunks indexed between two commits of the BM25 side index while reading
+COMMIT_SECONDS = 1.0  # ... or this long since the last commit, so the first files are searchable soon
+EMBED_BATCH = 128  # chunks per embedding call: short enough that a question waits little for the pause
 
 
 class ChunkWriter:
@@ -36,6 +40,7 @@ class ChunkWriter:
         lexical: LexicalSync,
         crash: CrashPoints,
         read_ahead: int = 50_000,
+        gate: AnswerGate | None = None,
     ):
         self.collection = collection
         self._lexical = lexical
@@ -50,7 +55,9 @@ class ChunkWriter:
         self.reused = 0
         self._buffer_limit = read_ahead
         self._uncommitted = 0
+        self._committed_at = time.perf_counter()
         self._stamped = False
+        self._gate = gate
 
     def _before_write(self) -> None:
         """Stamp a new generation before the first change, so a run killed mid-write leaves the BM25
@@ -61,6 +68,7 @@ class ChunkWriter:
 
     def put(self, chunks: list[Chunk], metadata: dict, existing: set[str], stale: set[str]) -> None:
         """Take one file's chunks: indexed for BM25 now, embedded (if new) at the next flush."""
+        self._yield_to_answers()
         if chunks:
             self._before_write()
         rows = [(chunk, {**metadata, **chunk.metadata()}) for chunk in chunks]
@@ -68,7 +76,9 @@ class ChunkWriter:
             (self._kept if row[0].id in existing else self._new).append(row)
         self._lexical.add(rows)
         self._uncommitted += len(rows)
-        if self._uncommitted >= COMMIT_EVERY:
+        if self._uncommitted >= COMMIT_EVERY or (
+            self._uncommitted and time.perf_counter() - self._committed_at >= COMMIT_SECONDS
+        ):
             self._commit_lexical()
         self._stale |= stale
         if len(self._new) >= self._buffer_limit:
@@ -78,6 +88,7 @@ class ChunkWriter:
         """Publish the chunks indexed so far, and how many of the new ones are embedded (readers say so)."""
         self._lexical.commit()
         self._uncommitted = 0
+        self._committed_at = time.perf_counter()
         if self._new:
             self._lexical.embedding(self.written, self.written + len(self._new))
 
@@ -95,6 +106,10 @@ class ChunkWriter:
         if self._progress:
             self._progress("chunks", self.written, total)
 
+    def _yield_to_answers(self) -> None:
+        if self._gate is not None:
+            self._gate.wait()
+
     def delete(self, ids: set[str]) -> None:
         if ids:
             self._before_write()
@@ -111,7 +126,8 @@ class ChunkWriter:
         # Chroma writes batch i while the model embeds batch i+1 (at most one batch waits to be written).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docchat-write") as writes:
             writing: Future | None = None
-            for batch in batches(self._new, min(self._max_batch, 256)):
+            for batch in batches(self._new, min(self._max_batch, EMBED_BATCH)):
+                self._yield_to_answers()
                 vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])
                 self._crash.reached("embed")
                 if writing is not None:

@@ -59,8 +59,7 @@ def ingest(
     paths = paths or [Path("corpus")]
     lower_priority(settings.ingest.nice)
     try:
-        with console.status("Loading the embedding model..."):
-            embedder = make_embedder(settings)
+        embedder = make_embedder(settings)  # loads its model when it first has text to embed
         columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
             tasks: dict[str, int] = {}

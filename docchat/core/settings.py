@@ -119,6 +119,14 @@ class IngestSettings(_Group):
         "questions answered meanwhile keep their speed, and alone it runs at full speed. 0 = same priority.",
         validation_alias="ingest_nice",
     )
+    answer_pause_s: float = Field(
+        10.0,
+        ge=0,
+        description="While a question is being answered in the same data dir, an ingest pauses between files and "
+        "between embedding batches, for at most this many seconds each time: the answer gets the whole CPU. "
+        "0 = never pause.",
+        validation_alias="ingest_answer_pause_s",
+    )
     read_ahead_chunks: int = Field(
         50_000,
         ge=256,
