@@ -40,6 +40,8 @@ META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_
 # Key facts: numbers, identifiers (snake_case, dotted.names, calls(), CamelCase), and capitalised words.
 _KEY_TOKEN = re.compile(r"[A-Za-z0-9_][\w.]*(?:\(\))?")
 _IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
+# Code identifiers and versions a question can ask about: snake_case, dotted.names (not "e.g."), 3.11, call().
+_CODE_IDENTIFIER = re.compile(r"_|[A-Za-z0-9]{2,}\.[A-Za-z0-9]|[A-Za-z0-9]\.[A-Za-z0-9]{2,}|\d\.\d|\(\)")
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -157,6 +159,14 @@ def best_relevance(passages: list[Passage]) -> float:
 def nothing_relevant(passages: list[Passage], min_relevance: float) -> bool:
     """The abstention gate: no passage reaches ``min_relevance``, so the engine refuses without calling the LLM."""
     return best_relevance(passages) < min_relevance
+
+
+def unmentioned_identifiers(question: str, passages: list[Passage]) -> list[str]:
+    """The code identifiers and versions of ``question`` (``worker_prefetch_multiplier``, ``3.11``, ``app.run()``)
+    that no passage mentions: what the question asks about is not in the retrieved documents."""
+    text = "\n".join(p.text for p in passages).lower()
+    tokens = (match.group().rstrip(".") for match in _KEY_TOKEN.finditer(question))
+    return sorted({token for token in tokens if _CODE_IDENTIFIER.search(token) and token.lower() not in text})
 
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:

@@ -12,7 +12,15 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.citations import SentenceVectors, SupportThresholds, check_answer, nothing_relevant, on_topic
+from docchat.app.answer_type import expected_answer, states
+from docchat.app.citations import (
+    SentenceVectors,
+    SupportThresholds,
+    check_answer,
+    nothing_relevant,
+    on_topic,
+    unmentioned_identifiers,
+)
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
@@ -29,12 +37,14 @@ from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import hybrid_search
 from docchat.app.schema import Answer, Event, Final, Passage, Retrieved, Token
+from docchat.app.sentences import split_sentences
 from docchat.components.bm25 import LexicalIndexCache
 from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
 from docchat.components.llm.profiles import ModelProfile
 from docchat.components.llm.server import LLMUnavailable
 from docchat.components.store import open_client, open_collection
+from docchat.core.answer_priority import answering
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 
@@ -103,13 +113,14 @@ class Engine:
     def warm(self) -> list[str]:
         """Load the store, the query embedder and the LLM now, not on the first question.
 
-        The LLM also reads the answer prompt's fixed start once, so the embedded model's prompt cache holds
-        it before the first question. Store and embedder failures raise (nothing works without them); an
-        unusable LLM is returned as a message instead, since retrieval still works and the message is
-        repeated on asking.
+        The sentence splitter (NLTK, about 1.5 s to import) is loaded too, and the LLM reads the answer
+        prompt's fixed start once, so the embedded model's prompt cache holds it before the first question.
+        Store and embedder failures raise (nothing works without them); an unusable LLM is returned as a
+        message instead, since retrieval still works and the message is repeated on asking.
         """
         self.client  # noqa: B018  (opens the store)
         self.embedder.embed_query("warm up")
+        split_sentences("Warm up. The splitter loads now.")
         try:
             self.llm.warm()
             self.llm.complete(answer_messages("", [], []), max_tokens=1)
@@ -164,7 +175,21 @@ class Engine:
         top_k: int | None = None,
         source_prefix: str | None = None,
     ) -> Iterator[Event]:
-        """Answer ``question``: yields Retrieved, then Token pieces (if the LLM is called), then Final."""
+        """Answer ``question``: yields Retrieved, then Token pieces (if the LLM is called), then Final.
+
+        While it answers, ingests into the same data dir pause (``core/answer_priority.py``).
+        """
+        with answering(self.settings.indexes_dir):
+            yield from self._answer(question, history, collection, top_k, source_prefix)
+
+    def _answer(
+        self,
+        question: str,
+        history: list[dict[str, str]] | None,
+        collection: str | None,
+        top_k: int | None,
+        source_prefix: str | None,
+    ) -> Iterator[Event]:
         question = (question or "").strip()
         if not question:
             raise DocchatError("Ask a question: the text is empty.")
@@ -191,6 +216,11 @@ class Engine:
 
         if nothing_relevant(passages, self.settings.retrieval.min_relevance):
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
+            return
+        unmentioned = unmentioned_identifiers(standalone, passages)
+        if unmentioned:  # "What's new in Python 3.11?" over passages that never say 3.11
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        notice=f"The passages found do not mention {', '.join(unmentioned)}.")  # fmt: skip
             return
 
         llm = self.llm
@@ -232,6 +262,11 @@ class Engine:
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
         citable = on_topic(passages, self.settings.answer.cite_window)
+        expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
+
+        def answers(text: str) -> bool:
+            return expected is None or states(text, expected, standalone)
+
         mode, notice = "generated", ""
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
@@ -241,10 +276,18 @@ class Engine:
             checked = check_answer(generated, passages, vectors, self.thresholds, citable=citable, question=standalone)
             if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
+            elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
+                notice = f"The model's answer does not state {expected.value}, which the question asks for; " \
+                    "these are direct quotes instead."  # fmt: skip
         if notice:
-            checked = extractive_answer(vector, passages, vectors, citable=citable)
+            checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers)
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started
+        if not checked.citations and expected is not None:  # no passage sentence states what was asked for
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=f"The closest passages do not state {expected.value}, "
+                        "which the question asks for.")  # fmt: skip
+            return
         yield final(answer=checked.text(), abstained=False, mode=mode, citations=checked.citations,
                     sentences=checked.sentences, llm=llm.name, notice=notice)  # fmt: skip
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences
 from docchat.app.schema import AnswerSentence, Passage
-from docchat.components.words import content_words
+from docchat.components.words import QUESTION_WORDS, content_words
 
 QUOTED_PREFIX = "From the documents:"
 
@@ -16,25 +18,44 @@ def extractive_answer(
     passages: list[Passage],
     vectors: SentenceVectors,
     *,
+    question: str = "",
     max_sentences: int = 2,
     citable: set[int] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> CheckedAnswer:
-    """The sentences of the top passages (of those in ``citable``, numbered from 1) most similar to the
-    question, each cited, labelled as quotes."""
-    candidates: list[tuple[float, int, int, str]] = []  # (similarity, passage number, position, sentence)
+    """The sentences of the top passages (of those in ``citable``, numbered from 1) that best answer the
+    question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
+    the kind of fact the question asks for): none accepted, no quotes.
+
+    Sentences are picked one at a time by cosine similarity to the question plus the share of the
+    question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
+    applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each.
+    """
+    asked = content_words(question) - QUESTION_WORDS
+    candidates: list[tuple[float, int, int, str, set[str]]] = []  # (similarity, number, position, sentence, terms)
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     vectors.add([s for group in groups.values() for s in group])
     for number, group in groups.items():
         for position, sentence in enumerate(group):
-            if len(content_words(sentence)) >= 3:
-                candidates.append((float(np.dot(query_vector, vectors[sentence])), number, position, sentence))
-    chosen = sorted(candidates, reverse=True)[:max_sentences]
+            terms = content_words(sentence)
+            if len(terms) >= 3 and (wanted is None or wanted(sentence)):
+                similarity = float(np.dot(query_vector, vectors[sentence]))
+                candidates.append((similarity, number, position, sentence, terms & asked))
+    chosen: list[tuple[float, int, int, str, set[str]]] = []
+    covered: set[str] = set()
+    while candidates and len(chosen) < max_sentences:
+        best = max(candidates, key=lambda c: c[0] + (len(c[4] - covered) / len(asked) if asked else 0.0))
+        candidates.remove(best)
+        chosen.append(best)
+        covered |= best[4]
+    if not chosen:
+        return CheckedAnswer([], [], claims=0, supported=0)
     chosen.sort(key=lambda c: (c[1], c[2]))  # reading order
     sentences = [AnswerSentence(QUOTED_PREFIX, [], True)]
-    sentences += [AnswerSentence(f"“{sentence}”", [number], True) for _, number, _, sentence in chosen]
+    sentences += [AnswerSentence(f"“{c[3]}”", [c[1]], True) for c in chosen]
     quotes: dict[int, str] = {}
-    for _, number, _, sentence in chosen:
-        quotes.setdefault(number, sentence)
+    for c in chosen:
+        quotes.setdefault(c[1], c[3])
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))

@@ -204,6 +204,41 @@ def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, 
         assert "Collab" in answer.answer and CFPB in answer.answer
 
 
+def _ask_with_reply(store: Settings, embedder, question: str, reply: str):
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        return _ollama_engine(store, embedder, url).ask(question)
+
+
+def test_an_answer_without_the_kind_of_fact_asked_for_becomes_quotes_that_state_it(store, embedder) -> None:
+    """ "Which agency ...?" asks for a name: a true, supported sentence that names none is not an answer."""
+    answer = _ask_with_reply(store, embedder, COLLAB, "Collab is a collaboration platform [1].")
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert "CFPB" in answer.answer or CFPB in answer.answer  # the quote that names who built it
+    assert answer.notice.startswith("The model's answer does not state a name, which the question asks for")
+
+
+@pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
+def test_a_question_for_a_date_the_passages_never_state_is_refused(store, embedder, reply) -> None:
+    """Whatever the model replies (an answer without a date, or its refusal quoted by the default profile's
+    trust), no sentence of the passages states a date for Collab: docchat refuses instead of quoting."""
+    settings = store.updated(llm_refusal="quote")
+    question = "In which year did the Consumer Financial Protection Bureau build the Collab platform?"
+    answer = _ask_with_reply(settings, embedder, question, reply)
+    assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance  # past the gate
+    assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
+    assert answer.notice == "The closest passages do not state a date or time, which the question asks for."
+
+
+def test_a_version_no_passage_mentions_is_refused_without_the_llm(store, embedder, llm) -> None:
+    counting = RecordingLLM(llm)
+    answer = Engine(store, embedder=embedder, llm=counting).ask(
+        "Does the Consumer Financial Protection Bureau run its Collab collaboration platform on Python 3.12?"
+    )
+    assert max(p.relevance for p in answer.retrieved) >= store.retrieval.min_relevance  # the topic is there ...
+    assert answer.abstained and counting.calls == 0  # ... the version is not
+    assert answer.notice == "The passages found do not mention 3.12."
+
+
 def test_a_real_answer_that_mentions_the_marker_phrase_is_not_a_refusal(store, embedder) -> None:
     """Only the structured marker refuses: "does not cover" inside a real answer is just words."""
     reply = "Collab was built by the Consumer Financial Protection Bureau [1]. The documents do not cover its licence."
@@ -354,6 +389,24 @@ def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:
     assert not checked.citations and checked.supported == 0
     quoted = extractive_answer(embedder.embed_query("Who built Collab?"), passages, vectors, citable=citable)
     assert [c.number for c in quoted.citations] == [1]
+
+
+def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:
+    """The second quote adds what the first leaves out: for a comparison, one sentence on each side,
+    although both Pyramid sentences are closer to the question than the Bottle one."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    passages = [
+        _passage(1, "Pyramid is a Python web framework with a small core. Pyramid is a flexible web framework.", 0.9),
+        _passage(2, "Bottle is a micro web framework distributed as one file.", 0.85),
+    ]
+    question = "How do the Pyramid and Bottle web frameworks differ?"
+    vectors = SentenceVectors(embedder.embed)
+    by_similarity = extractive_answer(embedder.embed_query(question), passages, vectors)
+    assert [c.number for c in by_similarity.citations] == [1]  # without the question's terms: both on Pyramid
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
+    assert [c.number for c in quoted.citations] == [1, 2], quoted.text()
 
 
 def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:

@@ -36,59 +36,6 @@ from docchat.components.store import iter_pages
 from docchat.core.errors import IngestLocked
 from docchat.core.lock import ingest_lock
 
-# Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.
-_QUESTION_WORDS = set(
-    words.STEMMER.stemWords(
-        [
-            "document",
-            "documents",
-            "page",
-            "site",
-            "text",
-            "passage",
-            "according",
-            "say",
-            "says",
-            "said",
-            "mention",
-            "mentioned",
-            "mentions",
-            "describe",
-            "described",
-            "list",
-            "listed",
-            "name",
-            "named",
-            "names",
-            "kind",
-            "kinds",
-            "give",
-            "given",
-            "called",
-            "call",
-            "tell",
-            "explain",
-            "example",
-            "examples",
-            "does",
-            "do",
-            "did",
-            "which",
-            "what",
-            "who",
-            "whose",
-            "whom",
-            "when",
-            "where",
-            "why",
-            "how",
-            "many",
-            "much",
-        ]
-    )
-)
-
-
 STATE_FILE = "docchat-state.json"
 INDEX_FORMAT = 2  # bump when the terms or the schema change: older indexes are rebuilt
 WRITER_HEAP_BYTES = 64 * 2**20  # tantivy flushes a segment to disk when its writer's buffer reaches this
@@ -271,7 +218,7 @@ class LexicalIndex:
         A rare query word that the passage contains (a product name, say) counts for much;
         a word the collection has never seen counts fully against the passage.
         """
-        terms = set(words.terms([query])[0]) - _QUESTION_WORDS
+        terms = set(words.terms([query])[0]) - words.QUESTION_WORDS
         if not terms or self._searcher is None:
             return 0.0
         present = set(words.terms([text])[0])

@@ -97,6 +97,58 @@ STOPWORDS = frozenset(
 
 _STOPWORDS = sorted(STOPWORDS)
 
+# Words of question phrasing, not of the topic: left out when measuring how much of a question a passage covers.
+QUESTION_WORDS = frozenset(
+    STEMMER.stemWords(
+        [
+            "document",
+            "documents",
+            "page",
+            "site",
+            "text",
+            "passage",
+            "according",
+            "say",
+            "says",
+            "said",
+            "mention",
+            "mentioned",
+            "mentions",
+            "describe",
+            "described",
+            "list",
+            "listed",
+            "name",
+            "named",
+            "names",
+            "kind",
+            "kinds",
+            "give",
+            "given",
+            "called",
+            "call",
+            "tell",
+            "explain",
+            "example",
+            "examples",
+            "does",
+            "do",
+            "did",
+            "which",
+            "what",
+            "who",
+            "whose",
+            "whom",
+            "when",
+            "where",
+            "why",
+            "how",
+            "many",
+            "much",
+        ]
+    )
+)
+
 
 def terms(texts: list[str]) -> list[list[str]]:
     """Each text's stemmed, lower-cased words minus stop words, in order (repeats kept)."""

@@ -1,0 +1,86 @@
+"""What kind of fact a question asks for, and whether a text states one (classic QA's expected answer type).
+
+"When ...?" asks for a time, "How many ...?" for a quantity, "Who ...?" or "Which company ...?" for a
+name. A reply to such a question that states no time, quantity or name does not answer it, however
+close its sentences are to the question's topic ("Caddy is a web server created in 2015" for "Who
+created Caddy?" states a time, not a name). Questions of other shapes ("What is ...?", "Which topics
+...?", yes/no) expect no particular kind and are not checked. Only the question's first clause is
+read: "When was X released, and which ...?" expects a time.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from docchat.components.words import STOPWORDS
+
+
+class Expected(StrEnum):
+    """The kinds of fact a question can ask for; each value reads in a sentence ("does not state a name")."""
+
+    TIME = "a date or time"
+    QUANTITY = "a number or amount"
+    NAME = "a name"
+
+
+_LEAD = r"^(?:(?:and|so|but|also|then|ok|okay|well)[, ]+)?"
+_TIME_Q = re.compile(
+    _LEAD + r"(?:when\b|since when\b|(?:in|since|by|from|until) (?:what|which) (?:year|month|decade|date|day)\b"
+    r"|(?:what|which) (?:year|month|decade|date|day)\b|how long ago\b)"
+)
+_QUANTITY_NOUNS = (
+    r"(?:number|numbers|percentage|percent|share|proportion|fraction|size|price|cost|costs|salary|limit|length|"
+    r"amount|count|version|versions|speed|rate|capacity|population|revenue)"
+)
+_QUANTITY_Q = re.compile(
+    _LEAD + r"(?:how (?:many|much|long|big|large|old|often|fast|far|tall|high|heavy|small|wide|deep)\b"
+    rf"|(?:what|which)(?:'s| is| was| are| were)?(?: \w+){{0,3}}? {_QUANTITY_NOUNS}\b)"
+)
+_NAME_NOUNS = (
+    r"(?:company|companies|organi[sz]ations?|agency|agencies|person|people|universit(?:y|ies)|countr(?:y|ies)|"
+    r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?)"
+)
+_NAME_Q = re.compile(_LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b)")
+_KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
+_CLAUSE_END = re.compile(r"[,;?]| and | or ")
+
+_MONTHS = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+_NUMBER_WORDS = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
+    r"millions?|billions?|dozens?|half|twice|double|triple|single|once|most|majority|minority|quarter|third)"
+)
+_TIME_TEXT = re.compile(
+    rf"\b(?:1[5-9]\d\d|20\d\d|1[5-9]\d0s|{_MONTHS}|(?:\d+|{_NUMBER_WORDS}) (?:years?|months?|weeks?|days?|decades?)"
+    r"|today|yesterday|recently|ago)\b",
+    re.I,
+)
+_QUANTITY_TEXT = re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.I)
+_WORD = re.compile(r"[A-Za-z][\w'.-]*")
+
+
+def expected_answer(question: str) -> Expected | None:
+    """The kind of fact ``question`` asks for, or None when its shape expects no particular kind."""
+    text = " ".join(question.lower().split())
+    clause = _CLAUSE_END.split(text, maxsplit=1)[0] + " "
+    if _KIND_OF.search(clause):  # "What kind of organization ...?" asks for a description, not a name
+        return None
+    for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
+        if pattern.search(clause):
+            return kind
+    return None
+
+
+def states(text: str, expected: Expected, question: str = "") -> bool:
+    """Whether ``text`` states a fact of the ``expected`` kind (a name must be one the question does not hold)."""
+    if expected is Expected.TIME:
+        return bool(_TIME_TEXT.search(text))
+    if expected is Expected.QUANTITY:
+        return bool(_QUANTITY_TEXT.search(text))
+    asked = {word.lower() for word in _WORD.findall(question)}
+    words = _WORD.findall(text)
+    return any(
+        position > 0 and word[:1].isupper() and word.lower() not in STOPWORDS and word.lower() not in asked
+        for position, word in enumerate(words)
+    )
