@@ -7,6 +7,7 @@ apart, in the page and in the chat database.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from docchat.app.chats.store import ChatStore
 from docchat.components.embedding import Embedder
 from docchat.core.settings import Settings
 from docchat.ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS, clean_environ, free_port, seed_model
+from tests.conftest import CORPUS, FSP, clean_environ, free_port, seed_model
 from tests.test_browser import ANSWER_TIMEOUT, CHROMIUM, CHROMIUM_ARGS, START_TIMEOUT, ask, idle, wait_healthy
 
 COLLAB = "Which government agency built Collab?"
@@ -175,3 +176,38 @@ def test_chat_survives_reload_and_restart_and_sessions_stay_apart(server: UiServ
     shown = " ".join(second.get_by_test_id("stChatMessage").all_inner_texts())
     assert PERU in shown and COLLAB not in shown and "Is it still in use?" not in shown
     assert PERU not in " ".join(first.get_by_test_id("stChatMessage").all_inner_texts())
+
+
+def test_add_folder_ingests_in_the_background_while_the_chat_answers(
+    server: UiServer, browser, tmp_path: Path, embedder: Embedder
+) -> None:
+    """ "Add folder" in the sidebar starts an ingest in the background: a progress bar shows it, the chat answers
+    a question meanwhile, and when it ends the bar gives way to its summary and the new collection is chosen."""
+    from playwright.sync_api import expect
+
+    folder = tmp_path / "web"
+    shutil.copytree(FSP / "content" / "pages" / "04-web-development", folder)
+    files = len(list(folder.glob("*.markdown")))
+    page = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
+    page.goto(server.url)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_editable(timeout=START_TIMEOUT * 1000)
+    sidebar.get_by_test_id("stExpander").filter(has_text="Add documents").locator("summary").click()
+    for label, value in (("Into collection", "web-pages"), ("Or a folder on the server", str(folder))):
+        box = sidebar.get_by_role("textbox", name=label)
+        box.fill(value)
+        box.press("Enter")
+        idle(page)
+    sidebar.get_by_role("button", name="Add folder").click()
+    progress = sidebar.get_by_test_id("stProgress")
+    expect(progress).to_be_visible(timeout=START_TIMEOUT * 1000)  # the page is not blocked by the ingest
+
+    reply, _sources = ask(page, COLLAB)  # the chat answers while the ingest runs
+    assert "CFPB" in reply.inner_text() or "Consumer Financial Protection Bureau" in reply.inner_text()
+
+    summary = sidebar.get_by_text(f"web-pages: {files} files seen, {files} added", exact=False)
+    expect(summary).to_be_attached(timeout=ANSWER_TIMEOUT * 1000)  # in the "Add documents" expander
+    expect(progress).to_have_count(0)
+    expect(sidebar.get_by_role("combobox", name="Collection")).to_have_value("web-pages")  # the new one is chosen
+    report = ingest_paths(Settings(data_dir=server.data_dir, collection="web-pages"), [folder], embedder=embedder)
+    assert report.unchanged == files  # everything was stored by the UI's ingest
