@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -115,6 +116,26 @@ def test_the_model_process_outlives_the_thread_that_started_it(tmp_path: Path) -
     assert llm.server.exit_reason() is None and llm.server.pid is not None
     assert llm.complete([{"role": "user", "content": "Hi"}], max_tokens=2).strip()
     assert llm.server.restarts == 0
+
+
+@pytest.mark.slow  # runs the real SmolLM2 model
+def test_the_model_ignores_port_host_and_its_settings_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama_cpp.server would take PORT over its --port (``make run PORT=8599`` sent the model to the UI's busy
+    port, and it never started) and API_KEY as a key to demand: the model process reads neither."""
+    from docchat.components.llm.server import free_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", free_port()))
+        busy.listen()
+        monkeypatch.setenv("PORT", str(busy.getsockname()[1]))
+        monkeypatch.setenv("HOST", "127.0.0.2")
+        monkeypatch.setenv("API_KEY", "a-key-meant-for-something-else")
+        llm = build_llm(Settings(data_dir=tmp_path, llm_model="smollm2-135m"))
+        assert llm.complete([{"role": "user", "content": "Hi"}], max_tokens=2).strip()
+        assert llm.server.restarts == 0
+        llm.server.stop()
 
 
 @pytest.fixture(scope="module")
