@@ -132,10 +132,15 @@ def test_the_model_ignores_port_host_and_its_settings_in_the_environment(
         monkeypatch.setenv("PORT", str(busy.getsockname()[1]))
         monkeypatch.setenv("HOST", "127.0.0.2")
         monkeypatch.setenv("API_KEY", "a-key-meant-for-something-else")
-        llm = build_llm(Settings(data_dir=tmp_path, llm_model="smollm2-135m"))
-        assert llm.complete([{"role": "user", "content": "Hi"}], max_tokens=2).strip()
-        assert llm.server.restarts == 0
-        llm.server.stop()
+        # a context size no other test uses: a model process of its own (they are shared by configuration),
+        # started here, under these variables
+        llm = build_llm(Settings(data_dir=tmp_path, llm_model="smollm2-135m", llm_context=1536))
+        assert llm.server.pid is None and llm.server.restarts == 0
+        try:
+            assert llm.complete([{"role": "user", "content": "Hi"}], max_tokens=2).strip()
+            assert llm.server.restarts == 0
+        finally:
+            llm.server.stop()
 
 
 @pytest.fixture(scope="module")
