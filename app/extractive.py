@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -11,6 +12,14 @@ from docchat.app.schema import AnswerSentence, Passage
 from docchat.components.words import QUESTION_WORDS, content_words
 
 QUOTED_PREFIX = "From the documents:"
+
+
+class _Candidate(NamedTuple):
+    similarity: float
+    number: int  # the passage's, from 1
+    position: int  # the sentence's within the passage
+    sentence: str
+    terms: set[str]  # the question's terms it holds
 
 
 def extractive_answer(
@@ -32,7 +41,7 @@ def extractive_answer(
     applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each.
     """
     asked = content_words(question) - QUESTION_WORDS
-    candidates: list[tuple[float, int, int, str, set[str]]] = []  # (similarity, number, position, sentence, terms)
+    candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     vectors.add([s for group in groups.values() for s in group])
@@ -41,21 +50,21 @@ def extractive_answer(
             terms = content_words(sentence)
             if len(terms) >= 3 and (wanted is None or wanted(sentence)):
                 similarity = float(np.dot(query_vector, vectors[sentence]))
-                candidates.append((similarity, number, position, sentence, terms & asked))
-    chosen: list[tuple[float, int, int, str, set[str]]] = []
+                candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
+    chosen: list[_Candidate] = []
     covered: set[str] = set()
     while candidates and len(chosen) < max_sentences:
-        best = max(candidates, key=lambda c: c[0] + (len(c[4] - covered) / len(asked) if asked else 0.0))
+        best = max(candidates, key=lambda c: c.similarity + (len(c.terms - covered) / len(asked) if asked else 0.0))
         candidates.remove(best)
         chosen.append(best)
-        covered |= best[4]
+        covered |= best.terms
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
-    chosen.sort(key=lambda c: (c[1], c[2]))  # reading order
+    chosen.sort(key=lambda c: (c.number, c.position))  # reading order
     sentences = [AnswerSentence(QUOTED_PREFIX, [], True)]
-    sentences += [AnswerSentence(f"“{c[3]}”", [c[1]], True) for c in chosen]
+    sentences += [AnswerSentence(f"“{c.sentence}”", [c.number], True) for c in chosen]
     quotes: dict[int, str] = {}
     for c in chosen:
-        quotes.setdefault(c[1], c[3])
+        quotes.setdefault(c.number, c.sentence)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))

@@ -206,6 +206,7 @@ def _ingest_root(
         done_in_run.add((root_key, item.source))
         report.files_seen += 1
         old = stored.get(item.source, _Stored())
+        writer.yield_to_answers()  # reading and chunking compete with an answer for the CPU too
         try:
             chunks, file_hash = _load_chunks(item, chunker, max_bytes, old, settings.ingest.chunk_size)
         except LoadError as error:

@@ -4,7 +4,8 @@ Chunks are indexed for BM25 (text and metadata stored) as files are read, and pu
 ``COMMIT_EVERY`` chunks or ``COMMIT_SECONDS``, and before embedding starts, so a collection answers by
 keyword search while its chunks are embedded; up to ``read_ahead`` new chunks wait for the embedder.
 Writing a batch to Chroma overlaps with embedding the next. Between two files and two embedding batches
-the writer pauses while a question is being answered (``AnswerGate``).
+the writer pauses while a question is being answered (``AnswerGate``; the pipeline calls it before reading
+each file).
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ class ChunkWriter:
 
     def put(self, chunks: list[Chunk], metadata: dict, existing: set[str], stale: set[str]) -> None:
         """Take one file's chunks: indexed for BM25 now, embedded (if new) at the next flush."""
-        self._yield_to_answers()
         if chunks:
             self._before_write()
         rows = [(chunk, {**metadata, **chunk.metadata()}) for chunk in chunks]
@@ -106,7 +106,8 @@ class ChunkWriter:
         if self._progress:
             self._progress("chunks", self.written, total)
 
-    def _yield_to_answers(self) -> None:
+    def yield_to_answers(self) -> None:
+        """Wait while a question is answered in this data dir (before reading a file, before embedding a batch)."""
         if self._gate is not None:
             self._gate.wait()
 
@@ -127,7 +128,7 @@ class ChunkWriter:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docchat-write") as writes:
             writing: Future | None = None
             for batch in batches(self._new, min(self._max_batch, EMBED_BATCH)):
-                self._yield_to_answers()
+                self.yield_to_answers()
                 vectors = self._embedder.embed([chunk.embedding_text() for chunk, _ in batch])
                 self._crash.reached("embed")
                 if writing is not None:
