@@ -95,3 +95,13 @@ def test_an_ingest_pauses_while_a_question_is_answered(
     finally:
         stream.close()
     assert AnswerGate(settings.indexes_dir, most=5).wait() == 0.0  # and lets go once it has answered
+
+
+def test_a_data_dir_that_cannot_hold_the_lock_still_answers(tmp_path: Path) -> None:
+    """A read-only data dir (no ingest can run there either): answering goes on without the lock."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    entered = False
+    with answering(blocker / "indexes"):  # its folder cannot be created
+        entered = True
+    assert entered
