@@ -11,7 +11,10 @@
    code identifier (``snake_case``, ``dotted.name``, ``call()``, ``CamelCase``) and name (a capitalised
    word inside the sentence) must appear in the passage or in the question. A fluent sentence around an
    invented API or a wrong name is therefore unsupported, however similar it reads.
-4. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+4. A sentence that only restates the question ("PayPal uses C to speed up its Python code." for "How does
+   PayPal use C to speed up its Python code?") adds no word of its own: it answers nothing, so it is
+   unsupported whatever it cites.
+5. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
 """
 
 from __future__ import annotations
@@ -213,11 +216,15 @@ def check_answer(
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         return ok, strength, group[best]
 
+    asked = content_words(question)
     for text, numbers in parsed:
         if len(content_words(text)) < MIN_CLAIM_WORDS:
             sentences.append(AnswerSentence(text, [], True))
             continue
         claims += 1
+        if asked and content_words(text) <= asked:  # the question restated: nothing answered
+            sentences.append(AnswerSentence(text, [], False))
+            continue
         checks = {n: support(text, n) for n in numbers}
         kept = [n for n in numbers if checks[n][0]]
         if not kept and passages:  # no cited passage supports it: attach the best one if it clearly does

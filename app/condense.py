@@ -37,7 +37,8 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
     """A question that can be retrieved on its own: unchanged unless it refers back; then rewritten by ``llm``
-    (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite."""
+    (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite:
+    one too long, still holding a pronoun, dropping the question's words, or adding none of the conversation's."""
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)
@@ -45,9 +46,14 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
         return fallback
     rewritten = llm.complete(condense_messages(question, history), max_tokens=64).strip().strip('"').strip()
     rewritten = _MARKERS.sub("", rewritten.splitlines()[0]).strip() if rewritten else ""
-    # A good rewrite is a short question that keeps the new question's words and no longer refers back.
+    # A good rewrite is a short question that keeps the new question's words, no longer refers back, and
+    # brings in something the conversation said ("the second one" resolved to a name), not an echo.
     if not rewritten or len(rewritten) > 4 * len(question) + 200 or _PRONOUN.search(rewritten):
         return fallback
-    if content_words(question) and not content_words(question) & content_words(rewritten):
+    asked = content_words(question)
+    if asked and not asked & content_words(rewritten):
+        return fallback
+    conversation = content_words(" ".join(turn["content"] for turn in history))
+    if not (content_words(rewritten) - asked) & conversation:
         return fallback
     return rewritten

@@ -447,3 +447,12 @@ def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() 
     glued = standalone_question("Who maintains it?", history, None)
     assert glued.startswith("Which government agency built Collab?") and glued.endswith("Who maintains it?")
     assert standalone_question("And the licence?", history, None).startswith("Which government agency")
+
+
+def test_an_answer_that_restates_the_question_is_not_an_answer(store, embedder) -> None:
+    """The 0.5B's echo of the question cites a passage on the topic but adds no word of its own: quotes
+    replace it. ("What ... for?" asks for no particular kind of fact, so only this check can catch it.)"""
+    answer = _ask_with_reply(store, embedder, NETFLIX, "Netflix uses Python for Python [1].")
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert "Netflix uses Python for Python" not in answer.answer
+    assert "chaos" in answer.answer or "PyCon" in answer.answer  # the quotes say what it uses Python for

@@ -42,3 +42,16 @@ def test_a_standalone_question_is_not_sent_to_the_model_at_all() -> None:
     llm = FixedRewrite("Which website uses Python in Peru?")
     assert standalone_question("What is the capital of Peru?", HISTORY, llm) == "What is the capital of Peru?"
     assert llm.calls == 0
+
+
+def test_a_rewrite_that_adds_nothing_from_the_conversation_falls_back() -> None:
+    """The model echoed a question whose reference ("the second one", "that section") it did not resolve."""
+    history = [
+        {"role": "user", "content": "Which Python core contributors did Dropbox hire?"},
+        {"role": "assistant", "content": "Dropbox hired Guido van Rossum and Jessica McKellar [1]."},
+    ]
+    for echo in ("Where does the second one work now?", "Where does the second one work today?"):
+        rewritten = standalone_question("Where does the second one work now?", history, FixedRewrite(echo))
+        assert rewritten == f"{history[0]['content']} Where does the second one work now?"
+    resolved = FixedRewrite("Where does Jessica McKellar work now?")
+    assert standalone_question("Where does the second one work now?", history, resolved) == resolved.text
