@@ -172,6 +172,35 @@ def unmentioned_identifiers(question: str, passages: list[Passage]) -> list[str]
     return sorted({token for token in tokens if _CODE_IDENTIFIER.search(token) and token.lower() not in text})
 
 
+def asked_names(question: str) -> set[str]:
+    """The names a question asks about, lower-cased: its capitalised words that are not stop words, leaving out
+    each sentence's first word (capitalised by its position: "Tell", "Compare", "Besides")."""
+    names = set()
+    for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
+        for match in list(_KEY_TOKEN.finditer(sentence))[1:]:
+            token = match.group().rstrip(".")
+            if token[:1].isupper() and not _CODE_IDENTIFIER.search(token) and token.lower() not in STOPWORDS:
+                names.add(token.lower())
+    return names
+
+
+def unmentioned_names(question: str, passages: list[Passage], never_mentioned: Callable[[str], bool]) -> list[str]:
+    """The names of ``question`` ("Which database does Odoo run on?") that the collection never mentions
+    (``never_mentioned``, asked of its keyword index) and so no retrieved passage can: the documents are
+    about something else. A name the collection holds is not counted, even when retrieval missed it."""
+    text = "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in passages).lower()
+    return sorted(name for name in asked_names(question) if name not in text and never_mentioned(name))
+
+
+def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
+    """The names of ``question`` when neither the answer's sentences nor its cited passages' titles and
+    headings mention any of them: quotes about something else ("Which framework is Reddit built on?"
+    answered with lines on WebSphere). Empty when the question names nothing or one name is mentioned."""
+    names = asked_names(question)
+    said = " ".join([*(s.text for s in checked.sentences), *(f"{c.title} {c.heading}" for c in checked.citations)])
+    return [] if any(name in said.lower() for name in names) else sorted(names)
+
+
 def on_topic(passages: list[Passage], window: float) -> set[int]:
     """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
     best = best_relevance(passages)

@@ -20,6 +20,8 @@ from docchat.app.citations import (
     nothing_relevant,
     on_topic,
     unmentioned_identifiers,
+    unmentioned_names,
+    unquoted_names,
 )
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
@@ -38,7 +40,7 @@ from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import hybrid_search
 from docchat.app.schema import Answer, Event, Final, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
-from docchat.components.bm25 import LexicalIndexCache
+from docchat.components.bm25 import LexicalIndex, LexicalIndexCache
 from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
 from docchat.components.llm.profiles import ModelProfile
@@ -143,8 +145,8 @@ class Engine:
 
     def _retrieve(
         self, query: str, collection_name: str | None, top_k: int, source_prefix: str | None
-    ) -> tuple[list[Passage], object, dict[str, float], tuple[int, int] | None]:
-        """Passages, the query vector, timings, and (embedded, to embed) while an ingest embeds the collection."""
+    ) -> tuple[list[Passage], object, dict[str, float], LexicalIndex]:
+        """Passages, the query vector, timings, and the collection's keyword index."""
         started = time.perf_counter()
         collection = self.collection(collection_name)
         lexical = self._lexical.get(collection)
@@ -163,7 +165,7 @@ class Engine:
         retrieved_at = time.perf_counter()
         passages = self.reranker.rerank(query, candidates, top_k)
         timings = {"retrieve": retrieved_at - started, "rerank": time.perf_counter() - retrieved_at}
-        return passages, vector, timings, lexical.embedding()
+        return passages, vector, timings, lexical
 
     # -- answering ---------------------------------------------------------------------------------
     def stream(
@@ -200,9 +202,10 @@ class Engine:
         rewriter = self.llm if profile.trust_rewrites and history else None
         standalone = standalone_question(question, history, rewriter)
         condensed_at = time.perf_counter()
-        passages, vector, timings, embedding = self._retrieve(
+        passages, vector, timings, lexical = self._retrieve(
             standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix
         )
+        embedding = lexical.embedding()  # (embedded, to embed) while an ingest embeds the collection
         timings["condense"] = condensed_at - started
         yield Retrieved(passages)
 
@@ -217,10 +220,13 @@ class Engine:
         if nothing_relevant(passages, self.settings.retrieval.min_relevance):
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
             return
-        unmentioned = unmentioned_identifiers(standalone, passages)
-        if unmentioned:  # "What's new in Python 3.11?" over passages that never say 3.11
+        # "What's new in Python 3.11?" over passages that never say 3.11; "Which database does Odoo run on?" over
+        # a collection that never says Odoo
+        unmentioned = {*unmentioned_identifiers(standalone, passages)}
+        unmentioned |= {*unmentioned_names(question, passages, lexical.never_mentions)}
+        if unmentioned:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
-                        notice=f"The passages found do not mention {', '.join(unmentioned)}.")  # fmt: skip
+                        notice=f"The passages found do not mention {', '.join(sorted(unmentioned))}.")  # fmt: skip
             return
 
         llm = self.llm
@@ -287,6 +293,12 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice=f"The closest passages do not state {expected.value}, "
                         "which the question asks for.")  # fmt: skip
+            return
+        elsewhere = unquoted_names(question, checked) if mode == "extractive" else []
+        if elsewhere:  # quotes on the topic that never name what the question is about
+            notice = f"The closest sentences do not mention {', '.join(elsewhere)}."
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=notice)  # fmt: skip
             return
         yield final(answer=checked.text(), abstained=False, mode=mode, citations=checked.citations,
                     sentences=checked.sentences, llm=llm.name, notice=notice)  # fmt: skip

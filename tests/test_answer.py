@@ -239,6 +239,35 @@ def test_a_version_no_passage_mentions_is_refused_without_the_llm(store, embedde
     assert answer.notice == "The passages found do not mention 3.12."
 
 
+def test_a_name_no_passage_mentions_is_refused_without_the_llm(store, embedder, llm) -> None:
+    """The held-out "Which database does Odoo run on?" over a corpus without Odoo: the topic (databases) is
+    there, the thing asked about is not."""
+    counting = RecordingLLM(llm)
+    question = "Which government agency built Collab together with Zendesk?"
+    answer = Engine(store, embedder=embedder, llm=counting).ask(question)
+    assert max(p.relevance for p in answer.retrieved) >= store.retrieval.min_relevance  # the topic is there ...
+    assert answer.abstained and counting.calls == 0  # ... Zendesk is not
+    assert answer.notice == "The passages found do not mention zendesk."
+
+
+def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path, model_cache, embedder) -> None:
+    """A collection that holds Reddit, but whose passages on web frameworks never say it: the model finds no
+    answer (quoted, by the profile's setting), and the closest sentences are about something else."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "frameworks.md").write_text(
+        "# Python web frameworks\n\nDjango and Flask are the Python web frameworks most sites are built on. "
+        "Django ships an ORM and an admin; Flask stays small and leaves those choices to the developer.\n"
+    )
+    (corpus / "sites.md").write_text("# Social sites\n\nReddit lists the most popular posts of the day.\n")
+    settings = isolated_settings(seed_model(tmp_path / "data", model_cache, embedder), llm_refusal="quote")
+    ingest_paths(settings, [corpus], embedder=embedder)
+    answer = _ask_with_reply(settings, embedder, "Which web framework is Reddit built on?", "NO_ANSWER")
+    assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance, answer.to_dict()
+    assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
+    assert answer.notice == "The closest sentences do not mention reddit."
+
+
 def test_a_real_answer_that_mentions_the_marker_phrase_is_not_a_refusal(store, embedder) -> None:
     """Only the structured marker refuses: "does not cover" inside a real answer is just words."""
     reply = "Collab was built by the Consumer Financial Protection Bureau [1]. The documents do not cover its licence."

@@ -60,3 +60,52 @@ def test_identifiers_and_versions_the_passages_never_mention() -> None:
     question = "What should worker_prefetch_multiplier be on Python 3.11?"
     assert unmentioned_identifiers(question, passages) == ["3.11", "worker_prefetch_multiplier"]
     assert unmentioned_identifiers("Does Python 3.10 work, e.g. with Celery in 2019?", passages) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Which database does Odoo run on?", {"odoo"}),
+        ("What's the storage limit of the free Oracle Database XE edition?", {"oracle", "database", "xe"}),
+        ("Tell me about the Flask web framework. Who originally created it?", {"flask"}),  # "Tell", "Who": position
+        ("Besides Python, which languages does Uber mix in?", {"python", "uber"}),
+        ("Which site lists US government jobs?", set()),  # "US" is the stop word "us": not checked
+        ("what does odoo run on?", set()),  # typed in lower case: nothing is taken as a name
+        ("How does app.run() start Flask 2.0?", {"flask"}),  # identifiers and versions: unmentioned_identifiers
+    ],
+)
+def test_the_names_a_question_asks_about(question: str, names: set[str]) -> None:
+    from docchat.app.citations import asked_names
+
+    assert asked_names(question) == names
+
+
+def test_names_the_collection_never_mentions() -> None:
+    from docchat.app.citations import unmentioned_names
+    from docchat.app.schema import Passage
+
+    passages = [Passage("a", "It is an ERP suite written in Python.", "erp.md", "Odoo", "Overview", 1, 2)]
+    collection = {"odoo", "erp", "python", "postgresql"}  # stands in for the keyword index's vocabulary
+
+    def never(name: str) -> bool:
+        return name not in collection
+
+    assert unmentioned_names("Which database does Odoo run on?", passages, never) == []  # the title names it
+    assert unmentioned_names("Does Odoo run on Oracle or PostgreSQL?", passages, never) == ["oracle"]
+    assert unmentioned_names("Which database does Tryton run on?", passages, never) == ["tryton"]
+
+
+def test_quotes_that_name_none_of_what_was_asked_about() -> None:
+    from docchat.app.citations import CheckedAnswer, unquoted_names
+    from docchat.app.schema import AnswerSentence, Citation
+
+    def quoting(sentence: str, heading: str = "") -> CheckedAnswer:
+        citation = Citation(1, "a.md", "Web servers", heading, (1, 2), sentence, sentence)
+        return CheckedAnswer([AnswerSentence(f"“{sentence}”", [1])], [citation], claims=1, supported=1)
+
+    websphere = quoting("Companies that use IBM WebSphere write Jython scripts.")
+    assert unquoted_names("Which web framework is Reddit built on?", websphere) == ["reddit"]
+    assert unquoted_names("Does WebSphere run Jython or CPython?", websphere) == []  # one of them is named
+    assert unquoted_names("Which web framework does it use?", websphere) == []  # the question names nothing
+    under_heading = quoting("It runs a large Python monolith.", heading="Large companies > Reddit")
+    assert unquoted_names("Which web framework is Reddit built on?", under_heading) == []

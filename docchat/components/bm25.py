@@ -225,6 +225,12 @@ class LexicalIndex:
         weights = {term: self._idf(term) for term in terms}
         return sum(w for term, w in weights.items() if term in present) / sum(weights.values())
 
+    def never_mentions(self, word: str) -> bool:
+        """Whether no chunk of the collection holds ``word`` (False when there is no index to ask)."""
+        terms = words.terms([word])[0]
+        searcher = self._searcher
+        return bool(terms) and searcher is not None and all(searcher.doc_freq("terms", t) == 0 for t in terms)
+
     def _idf(self, term: str) -> float:
         count = self._searcher.num_docs
         df = self._searcher.doc_freq("terms", term)
