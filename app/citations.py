@@ -10,7 +10,9 @@
 3. A passage supports a sentence only if it also holds the sentence's key facts: every number,
    code identifier (``snake_case``, ``dotted.name``, ``call()``, ``CamelCase``) and name (a capitalised
    word inside the sentence) must appear in the passage or in the question. A fluent sentence around an
-   invented API or a wrong name is therefore unsupported, however similar it reads.
+   invented API or a wrong name is therefore unsupported, however similar it reads. A name the sentence
+   takes from the question must be in the passages it cites (text, title or heading): "Reddit runs on
+   Flask. [3]" for "Which framework is Reddit built on?" is unsupported by a passage on Flask alone.
 4. A sentence that only restates the question ("PayPal uses C to speed up its Python code." for "How does
    PayPal use C to speed up its Python code?") adds no word of its own: it answers nothing, so it is
    unsupported whatever it cites.
@@ -245,7 +247,7 @@ def check_answer(
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         return ok, strength, group[best]
 
-    asked = content_words(question)
+    asked, question_names = content_words(question), asked_names(question)
     for text, numbers in parsed:
         if len(content_words(text)) < MIN_CLAIM_WORDS:
             sentences.append(AnswerSentence(text, [], True))
@@ -261,6 +263,10 @@ def check_answer(
             best = max(every, key=lambda n: every[n][1])
             if every[best][0]:
                 kept, checks[best] = [best], every[best]
+        claimed = key_facts(text) & question_names  # names it takes from the question: its passages must hold them
+        if kept and claimed:
+            held = "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in (passages[n - 1] for n in kept)).lower()
+            kept = kept if all(name in held for name in claimed) else []
         for n in kept:
             quotes.setdefault(n, checks[n][2])
         if kept:

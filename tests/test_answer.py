@@ -250,9 +250,8 @@ def test_a_name_no_passage_mentions_is_refused_without_the_llm(store, embedder, 
     assert answer.notice == "The passages found do not mention zendesk."
 
 
-def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path, model_cache, embedder) -> None:
-    """A collection that holds Reddit, but whose passages on web frameworks never say it: the model finds no
-    answer (quoted, by the profile's setting), and the closest sentences are about something else."""
+def _frameworks_and_sites(tmp_path: Path, model_cache, embedder) -> Settings:
+    """A collection that holds Reddit, but whose passage on web frameworks never says it."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "frameworks.md").write_text(
@@ -262,10 +261,30 @@ def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path,
     (corpus / "sites.md").write_text("# Social sites\n\nReddit lists the most popular posts of the day.\n")
     settings = isolated_settings(seed_model(tmp_path / "data", model_cache, embedder), llm_refusal="quote")
     ingest_paths(settings, [corpus], embedder=embedder)
+    return settings
+
+
+def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path, model_cache, embedder) -> None:
+    """The model finds no answer (quoted, by the profile's setting), and the closest sentences are about
+    something else."""
+    settings = _frameworks_and_sites(tmp_path, model_cache, embedder)
     answer = _ask_with_reply(settings, embedder, "Which web framework is Reddit built on?", "NO_ANSWER")
     assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance, answer.to_dict()
     assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
     assert answer.notice == "The closest sentences do not mention reddit."
+
+
+def test_a_name_taken_from_the_question_must_be_in_the_cited_passage(tmp_path: Path, model_cache, embedder) -> None:
+    """ "Reddit runs on Flask" (the real 0.5B, over Full Stack Python): every other word is the framework
+    passage's, but that passage never says Reddit."""
+    settings = _frameworks_and_sites(tmp_path, model_cache, embedder)
+    question = "Which web framework is Reddit built on?"
+    passages = Engine(settings, embedder=embedder).retrieve(question)
+    cited = next(n for n, p in enumerate(passages, start=1) if p.source.endswith("frameworks.md"))
+    claim = "Reddit is one of the sites built on Flask, a Python web framework"
+    answer = _ask_with_reply(settings, embedder, question, f"{claim} [{cited}].")
+    assert answer.mode != "generated" and claim not in answer.answer, answer.to_dict()
+    assert not any(s.supported and "Reddit" in s.text for s in answer.sentences)
 
 
 def test_a_real_answer_that_mentions_the_marker_phrase_is_not_a_refusal(store, embedder) -> None:
