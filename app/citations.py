@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,11 +186,16 @@ def asked_names(question: str) -> set[str]:
     return names
 
 
+def mentioned_text(passages: Iterable[Passage]) -> str:
+    """The passages' titles, headings and texts, lower-cased: where a name counts as mentioned."""
+    return "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in passages).lower()
+
+
 def unmentioned_names(question: str, passages: list[Passage], never_mentioned: Callable[[str], bool]) -> list[str]:
     """The names of ``question`` ("Which database does Odoo run on?") that the collection never mentions
     (``never_mentioned``, asked of its keyword index) and so no retrieved passage can: the documents are
     about something else. A name the collection holds is not counted, even when retrieval missed it."""
-    text = "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in passages).lower()
+    text = mentioned_text(passages)
     return sorted(name for name in asked_names(question) if name not in text and never_mentioned(name))
 
 
@@ -200,7 +205,8 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     answered with lines on WebSphere). Empty when the question names nothing or one name is mentioned."""
     names = asked_names(question)
     said = " ".join([*(s.text for s in checked.sentences), *(f"{c.title} {c.heading}" for c in checked.citations)])
-    return [] if any(name in said.lower() for name in names) else sorted(names)
+    said = said.lower()
+    return [] if any(name in said for name in names) else sorted(names)
 
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:
@@ -249,11 +255,12 @@ def check_answer(
 
     asked, question_names = content_words(question), asked_names(question)
     for text, numbers in parsed:
-        if len(content_words(text)) < MIN_CLAIM_WORDS:
+        said = content_words(text)
+        if len(said) < MIN_CLAIM_WORDS:
             sentences.append(AnswerSentence(text, [], True))
             continue
         claims += 1
-        if asked and content_words(text) <= asked:  # the question restated: nothing answered
+        if asked and said <= asked:  # the question restated: nothing answered
             sentences.append(AnswerSentence(text, [], False))
             continue
         checks = {n: support(text, n) for n in numbers}
@@ -265,7 +272,7 @@ def check_answer(
                 kept, checks[best] = [best], every[best]
         claimed = key_facts(text) & question_names  # names it takes from the question: its passages must hold them
         if kept and claimed:
-            held = "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in (passages[n - 1] for n in kept)).lower()
+            held = mentioned_text(passages[n - 1] for n in kept)
             kept = kept if all(name in held for name in claimed) else []
         for n in kept:
             quotes.setdefault(n, checks[n][2])

@@ -50,10 +50,10 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
     # brings in something the conversation said ("the second one" resolved to a name), not an echo.
     if not rewritten or len(rewritten) > 4 * len(question) + 200 or _PRONOUN.search(rewritten):
         return fallback
-    asked = content_words(question)
-    if asked and not asked & content_words(rewritten):
+    asked, said = content_words(question), content_words(rewritten)
+    if asked and not asked & said:
         return fallback
     conversation = content_words(" ".join(turn["content"] for turn in history))
-    if not (content_words(rewritten) - asked) & conversation:
+    if not (said - asked) & conversation:
         return fallback
     return rewritten
