@@ -33,6 +33,7 @@ from docchat.app.prompt import (
     recent_history,
     refusal_text,
     says_no,
+    small_talk_reply,
     verify_messages,
 )
 from docchat.app.repetition import LoopGuard, has_loop
@@ -40,6 +41,7 @@ from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import hybrid_search
 from docchat.app.schema import Answer, Event, Final, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
+from docchat.app.small_talk import small_talk
 from docchat.components.bm25 import LexicalIndex, LexicalIndexCache
 from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
@@ -198,6 +200,13 @@ class Engine:
         history = recent_history(_checked_history(history or []), self.settings.answer.history_turns,
                                  self.settings.answer.history_turn_chars)  # fmt: skip
         started = time.perf_counter()
+        chat = small_talk(question)
+        if chat is not None:  # "thanks!", "hello": a reply, not a search of the documents
+            yield Retrieved([])
+            yield Final(Answer(question=question, answer=small_talk_reply(chat), abstained=False, mode="small_talk",
+                               citations=[], retrieved=[], sentences=[], standalone_question=question,
+                               timings={"total": time.perf_counter() - started}))  # fmt: skip
+            return
         profile = self.profile
         rewriter = self.llm if profile.trust_rewrites and history else None
         standalone = standalone_question(question, history, rewriter)

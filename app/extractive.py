@@ -38,7 +38,8 @@ def extractive_answer(
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
-    applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each.
+    applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. They are
+    shown in the order picked, so the sentence that best answers the question comes first.
     """
     asked = content_words(question) - QUESTION_WORDS
     candidates: list[_Candidate] = []
@@ -60,7 +61,6 @@ def extractive_answer(
         covered |= best.terms
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
-    chosen.sort(key=lambda c: (c.number, c.position))  # reading order
     sentences = [AnswerSentence(QUOTED_PREFIX, [], True)]
     sentences += [AnswerSentence(f"“{c.sentence}”", [c.number], True) for c in chosen]
     quotes: dict[int, str] = {}

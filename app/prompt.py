@@ -6,6 +6,7 @@ from functools import cache
 from importlib import resources
 
 from docchat.app.schema import Passage
+from docchat.app.small_talk import SmallTalk
 
 
 @cache
@@ -34,6 +35,11 @@ def may_be_marker(streamed: str) -> bool:
     """Whether the text streamed so far could still turn out to be the refusal marker (hold it back)."""
     text = streamed.lstrip().lstrip("*`\"'")
     return REFUSAL_MARKER.startswith(text.upper()) or text.upper().startswith(REFUSAL_MARKER)
+
+
+def small_talk_reply(kind: SmallTalk) -> str:
+    """What docchat says to a greeting, thanks, goodbye or "ok" (``app/prompts/<kind>.txt``)."""
+    return template(kind.value)
 
 
 def refusal_text() -> str:

@@ -83,7 +83,7 @@ class AnswerSentence:
     supported: bool = True
 
 
-Mode = Literal["generated", "extractive", "abstained"]
+Mode = Literal["generated", "extractive", "abstained", "small_talk"]
 
 
 @dataclass

@@ -457,6 +457,21 @@ def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:
     assert [c.number for c in quoted.citations] == [1, 2], quoted.text()
 
 
+def test_the_quote_that_best_answers_comes_first(embedder) -> None:
+    """Quotes are shown best first, not in reading order: "What is Collab?" opens with the sentence on Collab,
+    not with the general sentence before it in the passage."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import QUOTED_PREFIX, extractive_answer
+
+    general = "Python is widely used across large enterprise organizations and government agencies."
+    collab = "Collab is a corporate intranet and collaboration platform built by the CFPB."
+    passages = [_passage(1, f"{general} {collab}", 0.9)]
+    question = "What is Collab?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
+    assert [s.text for s in quoted.sentences] == [QUOTED_PREFIX, f"“{collab}”", f"“{general}”"]
+
+
 def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:
     """A reply that loops is replaced by quotes, even though each copy cites a supporting passage."""
     reply = "The answer is: Collab was built by the Consumer Financial Protection Bureau [1]. " * 4

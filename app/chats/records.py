@@ -10,10 +10,10 @@ the BM25 side index is matched against, see docchat/components/bm25.py) with its
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, get_args
 
 from docchat.app.engine import Engine
-from docchat.app.schema import Answer, AnswerSentence, Citation, Passage
+from docchat.app.schema import Answer, AnswerSentence, Citation, Mode, Passage
 from docchat.components.llm.backends import llm_name
 from docchat.core.errors import DocchatError
 
@@ -69,7 +69,7 @@ def answer_from_record(record: dict[str, Any]) -> Answer:
         question=record.get("question", ""),
         answer=record.get("answer", ""),
         abstained=bool(record.get("abstained", False)),
-        mode=record.get("mode") if record.get("mode") in ("generated", "extractive", "abstained") else "generated",
+        mode=record.get("mode") if record.get("mode") in get_args(Mode) else "generated",
         citations=[_citation(c) for c in record.get("citations", [])],
         retrieved=[_passage(p) for p in record.get("retrieved", [])],
         sentences=[_build(AnswerSentence, s) for s in record.get("sentences", [])],

@@ -140,11 +140,12 @@ def ask(
     else:
         turns = _read_history(history) if history else []
     engine = Engine(settings)
-    answer = None
+    answer, streamed = None, False
     try:
         for event in engine.stream(question, turns, source_prefix=source_prefix):
             if isinstance(event, Token) and not as_json:
                 out.print(event.text, end="", soft_wrap=True, markup=False)
+                streamed = True
             elif isinstance(event, Final):
                 answer = event.answer
     except DocchatError as error:
@@ -159,7 +160,7 @@ def ask(
         data["chat_id"], data["turn"] = (saved.chat_id, saved.turn) if saved else (None, None)
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        out.print(render_sources(answer, streamed=answer.mode != "abstained"), markup=False)
+        out.print(render_sources(answer, streamed=streamed), markup=False)
     if saved is not None:
         again = "continued as new chat" if saved.forked else "chat"
         console.print(f"{again} {saved.chat_id}, turn {saved.turn} (continue: docchat ask --chat {saved.chat_id} ...)",
