@@ -56,7 +56,7 @@ _TIME_TEXT = re.compile(
     r"|today|yesterday|recently|ago)\b",
     re.I,
 )
-_QUANTITY_TEXT = re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.I)
+_QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|\b{_NUMBER_WORDS}\b", re.I)  # not the 3 of "GPT-3", "mp3"
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
 
 

@@ -1,8 +1,8 @@
 """Citations are checked, not taken on faith.
 
 1. Bracketed markers ([1], [1, 2], [1][3]) are parsed; markers that point at no passage are dropped.
-   Sentences about the passages themselves ("The passage mentioning X is.") are dropped, and
-   "According to the passages, X" is checked as X.
+   Sentences about the passages themselves ("The passage mentioning X is.") are dropped, so is a sentence
+   said a second time, and "According to the passages, X" is checked as X.
 2. Each answer sentence is checked against the passages it cites: embedding similarity to the
    passage's best sentence, or content-word overlap with the passage. A cited passage that does
    not support the sentence is dropped; a sentence left without support gets the best-supporting
@@ -225,11 +225,13 @@ def check_answer(
 ) -> CheckedAnswer:
     """Verify every sentence of ``answer`` against ``passages`` (numbered from 1); only passages in
     ``citable`` (default: all) can support a sentence, and only if they hold its key facts (or ``question`` does)."""
-    parsed = []
+    parsed, seen = [], set()
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
         text = META_PREFIX.sub("", text)
-        if text and not META_SUBJECT.match(text):
+        said = " ".join(re.findall(r"\w+", text.lower()))
+        if text and not META_SUBJECT.match(text) and said not in seen:  # a sentence said twice is said once
+            seen.add(said)
             parsed.append((text[0].upper() + text[1:], numbers))
     per_passage = [passage_sentences(p) for p in passages]
     passage_words = [content_words(p.text) for p in passages]

@@ -26,6 +26,7 @@ from docchat.app.citations import (
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
+from docchat.app.parts import quote_missing_parts
 from docchat.app.prompt import (
     answer_messages,
     is_refusal,
@@ -127,7 +128,7 @@ class Engine:
         split_sentences("Warm up. The splitter loads now.")
         try:
             self.llm.warm()
-            self.llm.complete(answer_messages("", [], []), max_tokens=1)
+            self.llm.complete(answer_messages("", [], [], self.llm.profile.trust_refusals), max_tokens=1)
         except LLMUnavailable as error:
             return [str(error)]
         return []
@@ -246,7 +247,7 @@ class Engine:
         guard = LoopGuard()
         held = ""  # text held back while it may still be the refusal marker (never shown as an answer)
         generation_started = time.perf_counter()
-        stream = llm.stream_chat(answer_messages(question, context, history))
+        stream = llm.stream_chat(answer_messages(question, context, history, profile.trust_refusals))
         try:
             for piece in stream:
                 if not pieces:
@@ -268,7 +269,8 @@ class Engine:
         check_started = time.perf_counter()
         declined = is_refusal(generated)
         if not declined and profile.self_check and generated:
-            verdict = llm.complete(verify_messages(question, context, history, generated), max_tokens=2)
+            check = verify_messages(question, context, history, generated, profile.trust_refusals)
+            verdict = llm.complete(check, max_tokens=2)
             declined = says_no(verdict)
             timings["self_check"] = time.perf_counter() - check_started
         if declined and profile.trust_refusals:
@@ -282,7 +284,7 @@ class Engine:
         def answers(text: str) -> bool:
             return expected is None or states(text, expected, standalone)
 
-        mode, notice = "generated", ""
+        mode, notice, partial = "generated", "", ""
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
         elif has_loop(generated):
@@ -294,6 +296,13 @@ class Engine:
             elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
                 notice = f"The model's answer does not state {expected.value}, which the question asks for; " \
                     "these are direct quotes instead."  # fmt: skip
+            else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
+                checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
+                                                          self.embedder.embed_query, citable)  # fmt: skip
+                if quoted_for:
+                    partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
+                        f"“{part}”" for part in quoted_for
+                    )
         if notice:
             checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers)
             mode = "extractive"
@@ -310,7 +319,7 @@ class Engine:
                         llm=llm.name, notice=notice)  # fmt: skip
             return
         yield final(answer=checked.text(), abstained=False, mode=mode, citations=checked.citations,
-                    sentences=checked.sentences, llm=llm.name, notice=notice)  # fmt: skip
+                    sentences=checked.sentences, llm=llm.name, notice=notice or partial)  # fmt: skip
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None, **options: object) -> Answer:
         """Answer ``question`` and return the final, checked answer (no streaming)."""

@@ -69,9 +69,21 @@ def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> lis
     return [{"role": turn["role"], "content": turn["content"][:chars]} for turn in recent]
 
 
-def answer_messages(question: str, passages: list[Passage], history: list[dict[str, str]]) -> list[dict[str, str]]:
-    """System rules, the (already trimmed, see :func:`recent_history`) turns, then the passages and the question."""
-    messages = [{"role": "system", "content": template("system")}]
+def system_prompt(ask_refusal: bool = True) -> str:
+    """The answer prompt's rules; with ``ask_refusal``, also the rule to reply with the refusal marker.
+
+    Only a model whose refusals are trusted (its profile's ``trust_refusals``) is asked for the marker: a
+    small model asked for it declines answerable questions, and an untrusted refusal only ends in quotes."""
+    rules = template("system")
+    return f"{rules}\n{template('refusal_rule')}" if ask_refusal else rules
+
+
+def answer_messages(
+    question: str, passages: list[Passage], history: list[dict[str, str]], ask_refusal: bool = True
+) -> list[dict[str, str]]:
+    """System rules (:func:`system_prompt`), the (already trimmed, see :func:`recent_history`) turns, then the
+    passages and the question."""
+    messages = [{"role": "system", "content": system_prompt(ask_refusal)}]
     messages += [{"role": turn["role"], "content": turn["content"]} for turn in history]
     user = template("answer").format(passages=format_passages(passages), question=question)
     messages.append({"role": "user", "content": user})
@@ -79,14 +91,14 @@ def answer_messages(question: str, passages: list[Passage], history: list[dict[s
 
 
 def verify_messages(
-    question: str, passages: list[Passage], history: list[dict[str, str]], answer: str
+    question: str, passages: list[Passage], history: list[dict[str, str]], answer: str, ask_refusal: bool = True
 ) -> list[dict[str, str]]:
     """The answer's own conversation, then one more turn asking the model whether the passages state it.
 
     It starts with exactly the messages the answer was generated from, so llama.cpp re-uses their KV cache
     and reads only the answer and the short check (a fraction of a second)."""
     return [
-        *answer_messages(question, passages, history),
+        *answer_messages(question, passages, history, ask_refusal),
         {"role": "assistant", "content": answer},
         {"role": "user", "content": template("verify").format(question=question)},
     ]

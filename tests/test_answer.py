@@ -472,6 +472,14 @@ def test_the_quote_that_best_answers_comes_first(embedder) -> None:
     assert [s.text for s in quoted.sentences] == [QUOTED_PREFIX, f"“{collab}”", f"“{general}”"]
 
 
+def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:
+    """ "AI (LLM, RAG, MCP, Agents) [1] AI (LLM, RAG, MCP, Agents) [1]": two copies are not a loop (three are), but
+    the answer says it once."""
+    claim = "Collab was built by the Consumer Financial Protection Bureau"
+    answer = _answer_with_reply(store, embedder, f"{claim} [1]. {claim.lower()} [1].")
+    assert answer.mode == "generated" and [s.text for s in answer.sentences] == [f"{claim}."], answer.to_dict()
+
+
 def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:
     """A reply that loops is replaced by quotes, even though each copy cites a supporting passage."""
     reply = "The answer is: Collab was built by the Consumer Financial Protection Bureau [1]. " * 4

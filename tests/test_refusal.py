@@ -61,3 +61,16 @@ def test_self_check_turns_a_no_into_a_refusal(store, embedder) -> None:
     _, checked = stream_with_reply(store, embedder, reply, llm_profile_overrides={"self_check": True})
     assert not unchecked.answer.abstained
     assert checked.answer.abstained and "self_check" in checked.answer.timings
+
+
+@pytest.mark.parametrize(("refusal", "asked"), [("abstain", True), ("quote", False)])
+def test_only_a_model_whose_refusals_are_trusted_is_asked_for_the_marker(store, embedder, refusal, asked) -> None:
+    """An untrusted refusal would only end in quotes, so such a model (the default Qwen 0.5B's profile) is not
+    asked for the marker: it answers, and the answer is checked."""
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        update = {"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b", "llm_refusal": refusal}
+        answer = Engine(store.updated(**update), embedder=embedder).ask(COLLAB)
+        system = url.chats()[0]["messages"][0]["content"]
+    assert ("NO_ANSWER" in system) is asked, system
+    assert answer.mode == "generated" and answer.citations

@@ -182,8 +182,9 @@ class AnswerSettings(_Group):
     refusal: Literal["auto", "abstain", "quote"] = Field(
         "auto",
         description=(
-            "When the LLM answers with the refusal marker although passages passed min_relevance: abstain, quote "
-            "(answer with the best quotes, labelled as quotes), or auto (the model profile's trust_refusals)."
+            "abstain: ask the LLM for the refusal marker and abstain when it gives it; quote: do not ask for it (the "
+            "answer is checked; a refusal given anyway is answered with the best quotes); auto: the model "
+            "profile's trust_refusals."
         ),
         validation_alias="llm_refusal",
     )

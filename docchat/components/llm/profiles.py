@@ -36,7 +36,8 @@ class ModelProfile(BaseModel):
     )
     trust_refusals: bool = Field(
         True,
-        description="When the model answers with the refusal marker, abstain (else: quote the best passages).",
+        description="Ask the model to reply with the refusal marker when the passages lack the answer, and abstain "
+        "when it does (else: it is not asked, and its answer is checked like any other).",
     )
     self_check: bool = Field(
         False,

@@ -1,0 +1,100 @@
+"""The parts of a many-part question, and which of them an answer leaves out.
+
+"How many parameters did GPT-2 have, and how large are the GPT-3 variants?" asks two things. A small model
+often answers the first and says nothing on the second; that answer is true, cited and incomplete. Each
+part is a question of its own (split at a second question mark, or at ", and" / "and" before a question
+word), and an answer sentence addresses a part when it shares one of the words only that part holds,
+mentions one of the names only that part holds, and states the kind of fact the part asks for
+(``app/answer_type.py``: "how large" a number). A part the answer leaves out gets the passage sentence that
+best answers it, as a labelled quote after the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from docchat.app.answer_type import expected_answer, states
+from docchat.app.citations import CheckedAnswer, SentenceVectors, asked_names
+from docchat.app.extractive import extractive_answer
+from docchat.app.schema import Passage
+from docchat.components.words import QUESTION_WORDS, content_words
+
+_WH = r"(?:what|which|when|where|who|whom|whose|why|how|is|are|was|were|does|do|did|can|could|should)"
+_SPLIT = re.compile(rf"(?<=\?)\s+(?=\S)|,?\s+and\s+(?={_WH}\b)|,\s+(?={_WH}\b)", re.I)
+MIN_PART_WORDS = 3
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions ``question`` asks, in order (one part when it asks one thing)."""
+    pieces = [piece.strip(" ,;") for piece in _SPLIT.split(question.strip())]
+    parts = [piece for piece in pieces if len(piece.split()) >= MIN_PART_WORDS]
+    return parts if len(parts) > 1 else [question.strip()]
+
+
+def _addresses(sentence: str, question: str, part: str, own_terms: set[str], own_names: set[str]) -> bool:
+    """Whether ``sentence`` answers ``part`` of ``question``: one of the part's own words and names, and the
+    kind of fact it asks for."""
+    expected = expected_answer(part)
+    lowered = sentence.lower()
+    return (
+        (not own_terms or bool(content_words(sentence) & own_terms))
+        and (not own_names or any(name in lowered for name in own_names))
+        and (expected is None or states(sentence, expected, question))
+    )
+
+
+def unanswered_parts(question: str, sentences: Iterable[str]) -> list[str]:
+    """The parts of ``question`` that none of ``sentences`` addresses (empty for a one-part question)."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    said = list(sentences)
+    terms = [content_words(part) - QUESTION_WORDS for part in parts]
+    names = [asked_names(part) for part in parts]
+    missing = []
+    for index, part in enumerate(parts):
+        own_terms = terms[index] - set().union(*(t for i, t in enumerate(terms) if i != index))
+        own_names = names[index] - set().union(*(n for i, n in enumerate(names) if i != index))
+        if not any(_addresses(sentence, question, part, own_terms, own_names) for sentence in said):
+            missing.append(part)
+    return missing
+
+
+def quote_missing_parts(
+    checked: CheckedAnswer,
+    question: str,
+    passages: list[Passage],
+    vectors: SentenceVectors,
+    embed_query: Callable[[str], np.ndarray],
+    citable: set[int] | None = None,
+) -> tuple[CheckedAnswer, list[str]]:
+    """``checked`` with a quote added for each part of ``question`` its supported sentences leave out (the
+    passage sentence that best answers that part, of those stating the kind of fact it asks for), and the
+    parts quoted for. Unchanged when every part is addressed or no sentence answers a missing one."""
+    missing = unanswered_parts(question, [s.text for s in checked.sentences if s.supported])
+    sentences, citations = list(checked.sentences), {c.number: c for c in checked.citations}
+    said = {s.text.strip("“”") for s in sentences}
+    quoted_for = []
+    for part in missing:
+        expected = expected_answer(part)
+        quoted = extractive_answer(
+            embed_query(part), passages, vectors, question=part, max_sentences=1, citable=citable,
+            wanted=None if expected is None else lambda text, kind=expected: states(text, kind, question),
+        )  # fmt: skip
+        new = [s for s in quoted.sentences[1:] if s.text.strip("“”") not in said]
+        if not new:
+            continue
+        sentences += [quoted.sentences[0], *new]
+        said |= {s.text.strip("“”") for s in new}
+        for citation in quoted.citations:
+            citations.setdefault(citation.number, citation)
+        quoted_for.append(part)
+    if not quoted_for:
+        return checked, []
+    added = len(sentences) - len(checked.sentences) - len(quoted_for)
+    result = CheckedAnswer(sentences, [citations[n] for n in sorted(citations)], checked.claims + added,
+                           checked.supported + added)  # fmt: skip
+    return result, quoted_for

@@ -1,0 +1,59 @@
+"""A many-part question: its parts, the parts an answer leaves out, and the quote added for each."""
+
+from __future__ import annotations
+
+import pytest
+
+from docchat.app.parts import question_parts, unanswered_parts
+from tests.test_answer import _ask_with_reply, store  # noqa: F401  (the module's ingested store fixture)
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "How many parameters did GPT-2 have, and how large are the GPT-3 variants?",
+            ["How many parameters did GPT-2 have", "how large are the GPT-3 variants?"],
+        ),
+        (
+            "What is Jupyter Notebook used for? Can it run languages other than Python?",
+            ["What is Jupyter Notebook used for?", "Can it run languages other than Python?"],
+        ),
+        ("Who created the Markdown markup language and in what year?", None),  # "and in": one question
+        ("How do the design philosophies of Django and Flask differ?", None),  # "and" between names
+        ("Can it run other languages? Which ones?", None),  # "Which ones?" is too short to stand alone
+    ],
+)
+def test_question_parts(question: str, parts: list[str] | None) -> None:
+    assert question_parts(question) == (parts or [question])
+
+
+def test_a_part_is_left_out_when_no_sentence_has_its_own_words_names_and_kind_of_fact() -> None:
+    question = "How many parameters did GPT-2 have, and how large are the GPT-3 variants?"
+    assert unanswered_parts(question, ["GPT-2 has 1.5 billion parameters."]) == ["how large are the GPT-3 variants?"]
+    # its words but no number ("GPT-3" is a name, not a quantity)
+    half = ["GPT-2 has 1.5 billion parameters.", "GPT-3 variants are large."]
+    assert unanswered_parts(question, half) == ["how large are the GPT-3 variants?"]
+    assert unanswered_parts(question, [*half[:1], "The GPT-3 variants range from 125 million to 175 billion."]) == []
+    nginx = "Which web server is the most commonly deployed, and where does Nginx rank among the top sites?"
+    apache = "Apache is the most commonly deployed web server."
+    assert unanswered_parts(nginx, [apache]) == ["where does Nginx rank among the top sites?"]  # Nginx unnamed
+    assert unanswered_parts(nginx, [apache, "Nginx is the second most common web server."]) == []
+    assert unanswered_parts("What is Collab?", []) == []  # one part: nothing to add
+
+
+def test_the_part_an_answer_leaves_out_gets_a_quote(store, embedder) -> None:  # noqa: F811
+    """The stand-in model answers who built Collab and says nothing on how many use it: the sentence of the
+    passages that states how many is quoted after the answer, with its citation, and the notice says why."""
+    question = "Which government agency built Collab, and how many employees use it?"
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    answer = _ask_with_reply(store, embedder, question, reply)
+    assert answer.mode == "generated" and answer.answer.startswith(reply.removesuffix(" [1]."))
+    assert "From the documents:" in answer.answer and "thousands of CFPB employees" in answer.answer
+    assert "how many employees use it?" in answer.notice
+    assert all(s.supported for s in answer.sentences) and len(answer.citations) >= 1
+    complete = (
+        "Collab was built by the Consumer Financial Protection Bureau and is used by thousands of its employees [1]."
+    )
+    answer = _ask_with_reply(store, embedder, question, complete)
+    assert "From the documents:" not in answer.answer and not answer.notice
