@@ -72,14 +72,20 @@ def expected_answer(question: str) -> Expected | None:
     return None
 
 
+def _word(token: str) -> str:
+    """A word without its possessive ("Uber's" is Uber)."""
+    return re.sub(r"['’]s$", "", token)
+
+
 def states(text: str, expected: Expected, question: str = "") -> bool:
-    """Whether ``text`` states a fact of the ``expected`` kind (a name must be one the question does not hold)."""
+    """Whether ``text`` states a fact of the ``expected`` kind (a name must be one the question does not hold:
+    "Uber's tech stack ..." names no one new for "Which languages does Uber mix in?")."""
     if expected is Expected.TIME:
         return bool(_TIME_TEXT.search(text))
     if expected is Expected.QUANTITY:
         return bool(_QUANTITY_TEXT.search(text))
-    asked = {word.lower() for word in _WORD.findall(question)}
-    words = _WORD.findall(text)
+    asked = {_word(word).lower() for word in _WORD.findall(question)}
+    words = [_word(word) for word in _WORD.findall(text)]
     return any(
         position > 0 and word[:1].isupper() and word.lower() not in STOPWORDS and word.lower() not in asked
         for position, word in enumerate(words)

@@ -228,7 +228,7 @@ def check_answer(
     parsed, seen = [], set()
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
-        text = META_PREFIX.sub("", text)
+        text = META_PREFIX.sub("", text).strip(" …")  # the model copies the "…" that join trimmed passage sentences
         said = " ".join(re.findall(r"\w+", text.lower()))
         if text and not META_SUBJECT.match(text) and said not in seen:  # a sentence said twice is said once
             seen.add(said)

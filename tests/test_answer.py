@@ -480,6 +480,14 @@ def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:
     assert answer.mode == "generated" and [s.text for s in answer.sentences] == [f"{claim}."], answer.to_dict()
 
 
+def test_the_ellipses_joining_trimmed_passage_sentences_are_not_copied_into_the_answer(store, embedder) -> None:
+    """The model reads trimmed passages whose sentences are joined by "…" and sometimes copies them."""
+    reply = "Collab was built by the CFPB agency [1]. … It is used by thousands of CFPB employees [1]."
+    answer = _answer_with_reply(store, embedder, reply)
+    assert answer.mode == "generated" and "…" not in answer.answer, answer.to_dict()
+    assert [s.text[:9] for s in answer.sentences] == ["Collab wa", "It is use"], answer.to_dict()
+
+
 def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:
     """A reply that loops is replaced by quotes, even though each copy cites a supporting passage."""
     reply = "The answer is: Collab was built by the Consumer Financial Protection Bureau [1]. " * 4

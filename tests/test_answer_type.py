@@ -46,6 +46,9 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", True),
         ("Caddy is a relatively new web server.", Expected.NAME, "Who created Caddy?", False),  # only Caddy
         ("The library was written by Kenneth Reitz.", Expected.NAME, "Who wrote requests?", True),
+        ("The stack of Uber's is large.", Expected.NAME, "Which languages does Uber use?", False),  # possessive
+        ("The variants of GPT-3 are large.", Expected.QUANTITY, "How large are they?", False),  # a name's digit
+        ("The variants range up to 175B.", Expected.QUANTITY, "How large are they?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:

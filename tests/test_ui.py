@@ -132,6 +132,18 @@ def test_abstains_when_the_documents_do_not_cover_it(page_env, store: Path) -> N
 
 
 @pytest.mark.slow
+def test_small_talk_gets_its_reply_without_sources(page_env, store: Path) -> None:
+    """ "thanks!" is answered as thanks on the page: the reply, no sources, no notice, nothing quoted."""
+    from docchat.app.prompt import small_talk_reply
+    from docchat.app.small_talk import SmallTalk
+
+    app = ask(page_env(store), "thanks!")
+    reply = app.chat_message[1]
+    assert small_talk_reply(SmallTalk.THANKS) in texts(reply)
+    assert not sources(app) and not app.main.info
+
+
+@pytest.mark.slow
 def test_switching_collection_answers_from_it(page_env, store: Path) -> None:
     app = page_env(store)
     picker = app.sidebar.selectbox[0]
