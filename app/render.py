@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from docchat.app.extractive import QUOTED_PREFIX
 from docchat.app.schema import Answer, Citation, Passage
 
 
@@ -31,6 +32,16 @@ def heading_label(item: Citation | Passage) -> str:
     return "" if item.page is not None and item.heading == f"Page {item.page}" else item.heading
 
 
+def added_quotes(answer: Answer) -> str:
+    """The quotes a generated answer got after the model's text (from the first "From the documents:" label on),
+    with their markers; "" when it got none."""
+    labels = [n for n, s in enumerate(answer.sentences) if s.text == QUOTED_PREFIX]
+    if answer.mode != "generated" or not labels:
+        return ""
+    tail = answer.sentences[labels[0] :]
+    return " ".join(f"{s.text} {''.join(f'[{n}]' for n in s.citations)}".strip() for s in tail)
+
+
 def render_sources(answer: Answer, *, streamed: bool) -> str:
     """What follows the streamed answer: the checked answer if it changed, then the numbered sources."""
     parts: list[str] = []
@@ -38,6 +49,8 @@ def render_sources(answer: Answer, *, streamed: bool) -> str:
         parts.append(("\n\n" if streamed else "") + (f"{answer.notice}\n" if answer.notice else "") + answer.answer)
     elif answer.notice:
         parts.append(f"\n\n{answer.notice}")
+        if added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)
+            parts.append(f"\n{added_quotes(answer)}")
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
         parts.append("\n\nNot supported by the documents:\n" + "\n".join(f"  ? {text}" for text in unsupported))

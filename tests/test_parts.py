@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
 from docchat.app.parts import question_parts, unanswered_parts
+from docchat.cli.main import app as cli
+from tests.conftest import clear_user_settings
+from tests.fake_ollama import run_fake_ollama
 from tests.test_answer import _ask_with_reply, store  # noqa: F401  (the module's ingested store fixture)
 
 
@@ -57,3 +61,20 @@ def test_the_part_an_answer_leaves_out_gets_a_quote(store, embedder) -> None:  #
     )
     answer = _ask_with_reply(store, embedder, question, complete)
     assert "From the documents:" not in answer.answer and not answer.notice
+
+
+def test_the_cli_prints_the_quote_added_after_the_streamed_answer(store, monkeypatch, tmp_path) -> None:  # noqa: F811
+    """``docchat ask`` streams the model's text as it comes; the quote added afterwards is printed after it."""
+    question = "Which government agency built Collab, and how many employees use it?"
+    clear_user_settings(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        for name, value in {"DATA_DIR": str(store.store.data_dir), "LLM_BACKEND": "ollama", "OLLAMA_URL": str(url),
+                            "OLLAMA_MODEL": "llama3.2:3b"}.items():  # fmt: skip
+            monkeypatch.setenv(f"DOCCHAT_{name}", value)
+        result = CliRunner().invoke(cli, ["ask", question])
+    assert result.exit_code == 0, result.output
+    streamed, _, after = result.output.partition("The answer left out part of the question")
+    assert "Consumer Financial Protection Bureau" in streamed
+    assert "From the documents:" in after and "thousands of CFPB employees" in after, result.output
