@@ -38,6 +38,8 @@ def small_talk(message: str) -> SmallTalk | None:
     words = _WORDS.findall(message.lower().replace("'", ""))
     if not words or len(words) > MAX_WORDS or not set(words) <= _THANKS | _GOODBYE | _HELLO | _FILLER:
         return None
+    if "how" in words and "you" not in words:  # "how so?" asks about the last answer; "how are you?" is a greeting
+        return None
     if set(words) & _THANKS:
         return SmallTalk.THANKS
     if set(words) & _GOODBYE:

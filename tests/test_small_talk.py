@@ -41,6 +41,7 @@ def test_greetings_thanks_and_goodbyes_are_small_talk(message: str, kind: SmallT
         "Thanks! And what about Flask?",
         "How are you supposed to deploy Django?",
         "What does 'hello world' print?",
+        "How so?",  # about the last answer
         "",
         "?!",
         "hello " * 9,
