@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from docchat.app.answer_type import expected_answer, states
+from docchat.app.answer_type import Expected, expected_answer, states
 from docchat.app.citations import CheckedAnswer, SentenceVectors, asked_names
 from docchat.app.extractive import extractive_answer
 from docchat.app.schema import Passage
@@ -34,10 +34,11 @@ def question_parts(question: str) -> list[str]:
     return parts if len(parts) > 1 else [question.strip()]
 
 
-def _addresses(sentence: str, question: str, part: str, own_terms: set[str], own_names: set[str]) -> bool:
-    """Whether ``sentence`` answers ``part`` of ``question``: one of the part's own words and names, and the
-    kind of fact it asks for."""
-    expected = expected_answer(part)
+def _addresses(
+    sentence: str, question: str, own_terms: set[str], own_names: set[str], expected: Expected | None
+) -> bool:
+    """Whether ``sentence`` answers a part of ``question``: one of the part's own words and names, and the
+    kind of fact it asks for (``expected``)."""
     lowered = sentence.lower()
     return (
         (not own_terms or bool(content_words(sentence) & own_terms))
@@ -58,7 +59,8 @@ def unanswered_parts(question: str, sentences: Iterable[str]) -> list[str]:
     for index, part in enumerate(parts):
         own_terms = terms[index] - set().union(*(t for i, t in enumerate(terms) if i != index))
         own_names = names[index] - set().union(*(n for i, n in enumerate(names) if i != index))
-        if not any(_addresses(sentence, question, part, own_terms, own_names) for sentence in said):
+        expected = expected_answer(part)
+        if not any(_addresses(sentence, question, own_terms, own_names, expected) for sentence in said):
             missing.append(part)
     return missing
 

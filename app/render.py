@@ -49,8 +49,8 @@ def render_sources(answer: Answer, *, streamed: bool) -> str:
         parts.append(("\n\n" if streamed else "") + (f"{answer.notice}\n" if answer.notice else "") + answer.answer)
     elif answer.notice:
         parts.append(f"\n\n{answer.notice}")
-        if added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)
-            parts.append(f"\n{added_quotes(answer)}")
+        if added := added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)
+            parts.append(f"\n{added}")
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
         parts.append("\n\nNot supported by the documents:\n" + "\n".join(f"  ? {text}" for text in unsupported))
