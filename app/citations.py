@@ -241,7 +241,7 @@ def check_answer(
     quotes: dict[int, str] = {}
     claims = supported = 0
 
-    def support(text: str, number: int) -> tuple[bool, float, str]:
+    def support(text: str, number: int) -> tuple[bool, float, int]:
         group = per_passage[number - 1]
         sims = [float(np.dot(vectors[text], vectors[s])) for s in group]
         best = int(np.argmax(sims))
@@ -253,7 +253,19 @@ def check_answer(
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
-        return ok, strength, group[best]
+        return ok, strength, best
+
+    def swapped(text: str, claimed: set[str], number: int, index: int) -> bool:
+        """Whether ``text`` put a name of the question in place of the one that passage ``number``'s sentence
+        ``index`` (its support) says: "Collab uses Python extensively. [1]" from "NASA uses Python extensively."
+        in a chunk that names Collab elsewhere. A name counts as said in the supporting sentence, the one before
+        it ("They hired ..." after "Dropbox is ..."), and the passage's title and heading."""
+        group = per_passage[number - 1]
+        near = "\n".join(
+            [passages[number - 1].title, passages[number - 1].heading, *group[max(0, index - 1) : index + 1]]
+        )
+        named = {fact for fact in key_facts(group[index]) if fact[:1].isalpha()}  # its opening word included
+        return not all(name in near.lower() for name in claimed) and bool(named - key_facts(text))
 
     asked, question_names = content_words(question), asked_names(question)
     for text, numbers in parsed:
@@ -275,9 +287,13 @@ def check_answer(
         claimed = key_facts(text) & question_names  # names it takes from the question: its passages must hold them
         if kept and claimed:
             held = mentioned_text(passages[n - 1] for n in kept)
-            kept = kept if all(name in held for name in claimed) else []
+            kept = (
+                [n for n in kept if not swapped(text, claimed, n, checks[n][2])]
+                if all(name in held for name in claimed)
+                else []
+            )
         for n in kept:
-            quotes.setdefault(n, checks[n][2])
+            quotes.setdefault(n, per_passage[n - 1][checks[n][2]])
         if kept:
             supported += 1
         sentences.append(AnswerSentence(text, kept, bool(kept)))

@@ -38,7 +38,8 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
     """A question that can be retrieved on its own: unchanged unless it refers back; then rewritten by ``llm``
     (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite:
-    one too long, still holding a pronoun, dropping the question's words, or adding none of the conversation's."""
+    one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, or
+    an answer instead of a question ("And the backend?" rewritten to "The backend is the server-side ...")."""
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)
@@ -49,6 +50,8 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
     # A good rewrite is a short question that keeps the new question's words, no longer refers back, and
     # brings in something the conversation said ("the second one" resolved to a name), not an echo.
     if not rewritten or len(rewritten) > 4 * len(question) + 200 or _PRONOUN.search(rewritten):
+        return fallback
+    if question.rstrip().endswith("?") and not rewritten.endswith("?"):  # it answered instead of rewriting
         return fallback
     asked, said = content_words(question), content_words(rewritten)
     if asked and not asked & said:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -12,6 +13,9 @@ from docchat.app.schema import AnswerSentence, Passage
 from docchat.components.words import QUESTION_WORDS, content_words
 
 QUOTED_PREFIX = "From the documents:"
+# A sentence opening with one of these leans on the one before ("They hired Guido van Rossum ..." after "Dropbox
+# is ..."): quoted alone it would not say who.
+_REFERS_BACK = re.compile(r"^\W*(?:they|their|them|it|its|he|she|his|her|this|these|those|such|both)\b", re.I)
 
 
 class _Candidate(NamedTuple):
@@ -39,7 +43,8 @@ def extractive_answer(
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
     applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. They are
-    shown in the order picked, so the sentence that best answers the question comes first.
+    shown in the order picked, so the sentence that best answers the question comes first. A picked sentence
+    that opens by referring back ("They ...", "It ...") is quoted with the sentence before it.
     """
     asked = content_words(question) - QUESTION_WORDS
     candidates: list[_Candidate] = []
@@ -61,10 +66,17 @@ def extractive_answer(
         covered |= best.terms
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
+    picked = {(c.number, c.position) for c in chosen}
+    texts = [
+        f"{groups[c.number][c.position - 1]} {c.sentence}"
+        if c.position and _REFERS_BACK.match(c.sentence) and (c.number, c.position - 1) not in picked
+        else c.sentence
+        for c in chosen
+    ]
     sentences = [AnswerSentence(QUOTED_PREFIX, [], True)]
-    sentences += [AnswerSentence(f"“{c.sentence}”", [c.number], True) for c in chosen]
+    sentences += [AnswerSentence(f"“{text}”", [c.number], True) for c, text in zip(chosen, texts, strict=True)]
     quotes: dict[int, str] = {}
-    for c in chosen:
-        quotes.setdefault(c.number, c.sentence)
+    for c, text in zip(chosen, texts, strict=True):
+        quotes.setdefault(c.number, text)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))

@@ -439,6 +439,34 @@ def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:
     assert [c.number for c in quoted.citations] == [1]
 
 
+def test_a_name_put_in_place_of_the_one_the_supporting_sentence_says_is_not_supported(embedder) -> None:
+    """The real 0.5B, asked "Which database does Collab use?", wrote "The database Collab uses Python extensively
+    ..." from the NASA sentence of a chunk that names Collab two sentences earlier. The same name said in the
+    sentence before ("They hired ..." after "Dropbox ...") still counts."""
+    from docchat.app.citations import SentenceVectors, check_answer
+
+    agencies = (
+        "Collab by the CFPB is a corporate intranet and collaboration platform. "
+        "Agencies range from the SEC to the CIA, FBI and NSA. "
+        "NASA uses Python extensively and open sources much of their software."
+    )
+    dropbox = (
+        "Dropbox is well-known for using Python across their infrastructure. "
+        "They hired Guido van Rossum and Jessica McKellar for a period of time."
+    )
+    passages = [_passage(1, agencies, 0.9), _passage(2, dropbox, 0.8)]
+    vectors = SentenceVectors(embedder.embed)
+    swapped = check_answer("Collab uses Python extensively and open sources much of its software [1].", passages,
+                           vectors, question="Which database does Collab use?")  # fmt: skip
+    assert swapped.supported == 0 and not swapped.citations, swapped.text()
+    kept = check_answer("NASA uses Python extensively and open sources much of its software [1].", passages,
+                        vectors, question="Does NASA use Python?")  # fmt: skip
+    assert kept.supported == 1, kept.text()
+    before = check_answer("Dropbox hired Guido van Rossum for a period of time [2].", passages, vectors,
+                          question="Which company did Dropbox hire Guido van Rossum at?")  # fmt: skip
+    assert before.supported == 1, before.text()
+
+
 def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:
     """The second quote adds what the first leaves out: for a comparison, one sentence on each side,
     although both Pyramid sentences are closer to the question than the Bottle one."""
@@ -470,6 +498,22 @@ def test_the_quote_that_best_answers_comes_first(embedder) -> None:
     vectors = SentenceVectors(embedder.embed)
     quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
     assert [s.text for s in quoted.sentences] == [QUOTED_PREFIX, f"“{collab}”", f"“{general}”"]
+
+
+def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) -> None:
+    """ "Which company hired Guido van Rossum?" was answered with "They also did a good job of ... hiring ... Guido
+    van Rossum": a quote that never says who "they" are."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    dropbox = "Dropbox is well-known for using Python across their infrastructure."
+    hired = "They also hired well-known Python core contributors such as Guido van Rossum."
+    passages = [_passage(1, f"{dropbox} {hired}", 0.9)]
+    question = "Which company hired Guido van Rossum?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
+    assert quoted.sentences[1].text == f"“{dropbox} {hired}”", quoted.text()
+    assert quoted.citations[0].quote == f"{dropbox} {hired}"
 
 
 def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:

@@ -55,3 +55,15 @@ def test_a_rewrite_that_adds_nothing_from_the_conversation_falls_back() -> None:
         assert rewritten == f"{history[0]['content']} Where does the second one work now?"
     resolved = FixedRewrite("Where does Jessica McKellar work now?")
     assert standalone_question("Where does the second one work now?", history, resolved) == resolved.text
+
+
+def test_a_rewrite_that_answers_instead_of_asking_falls_back() -> None:
+    """Seen with the 0.5B: "And the backend?" after a question on the frontend came back as a made-up answer."""
+    history = [
+        {"role": "user", "content": "What is the frontend?"},
+        {"role": "assistant", "content": "The frontend is the user-facing component [1]."},
+    ]
+    answer = FixedRewrite("The backend is the server-side component that manages data for the frontend.")
+    assert standalone_question("And the backend?", history, answer) == "What is the frontend? And the backend?"
+    question = FixedRewrite("What is the backend, compared with the frontend?")
+    assert standalone_question("And the backend?", history, question) == question.text
