@@ -26,6 +26,7 @@ from docchat.app.citations import (
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
+from docchat.app.overview import asks_for_overview, describe_collection
 from docchat.app.parts import quote_missing_parts
 from docchat.app.prompt import (
     answer_messages,
@@ -36,11 +37,12 @@ from docchat.app.prompt import (
     says_no,
     small_talk_reply,
     verify_messages,
+    without_layout,
 )
 from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import hybrid_search
-from docchat.app.schema import Answer, Event, Final, Passage, Retrieved, Token
+from docchat.app.schema import Answer, Event, Final, Mode, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
 from docchat.app.small_talk import small_talk
 from docchat.components.bm25 import LexicalIndex, LexicalIndexCache
@@ -204,14 +206,18 @@ class Engine:
         chat = small_talk(question)
         if chat is not None:  # "thanks!", "hello": a reply, not a search of the documents
             yield Retrieved([])
-            yield Final(Answer(question=question, answer=small_talk_reply(chat), abstained=False, mode="small_talk",
-                               citations=[], retrieved=[], sentences=[], standalone_question=question,
-                               timings={"total": time.perf_counter() - started}))  # fmt: skip
+            yield _direct_reply(question, question, small_talk_reply(chat), "small_talk", started)
             return
         profile = self.profile
         rewriter = self.llm if profile.trust_rewrites and history else None
         standalone = standalone_question(question, history, rewriter)
         condensed_at = time.perf_counter()
+        asks_overview = asks_for_overview(standalone) and not source_prefix
+        overview = describe_collection(self.collection(collection)) if asks_overview else None
+        if overview:  # "What is this document about?": what the collection holds
+            yield Retrieved([])
+            yield _direct_reply(question, standalone, overview, "overview", started)
+            return
         passages, vector, timings, lexical = self._retrieve(
             standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix
         )
@@ -262,7 +268,7 @@ class Engine:
         finally:
             stream.close()  # type: ignore[attr-defined]
         timings["generate"] = time.perf_counter() - generation_started
-        generated = "".join(pieces).strip()
+        generated = without_layout("".join(pieces), passages)
         if held and not is_refusal(generated):  # e.g. a reply that is just "No": it was not the marker after all
             yield Token(held)
 
@@ -327,6 +333,13 @@ class Engine:
             if isinstance(event, Final):
                 return event.answer
         raise DocchatError("The answer engine stopped without an answer.")  # pragma: no cover
+
+
+def _direct_reply(question: str, standalone: str, text: str, mode: Mode, started: float) -> Final:
+    """A reply that needs no passages (small talk, an overview of the collection): no citations, no model call."""
+    timings = {"total": time.perf_counter() - started}
+    return Final(Answer(question=question, answer=text, abstained=False, mode=mode, citations=[], retrieved=[],
+                        sentences=[], standalone_question=standalone, timings=timings))  # fmt: skip
 
 
 def embedding_notice(done: int, total: int) -> str:

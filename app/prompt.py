@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -47,20 +48,30 @@ def refusal_text() -> str:
     return template("refusal")
 
 
+def _heading(passage: Passage) -> str:
+    return f" — {passage.heading}" if passage.heading else ""
+
+
 def format_passages(passages: list[Passage]) -> str:
     """Number the passages [1]..[k], each fenced so its text reads as quoted data."""
     blocks = []
     for number, passage in enumerate(passages, start=1):
         fence_safe = passage.text.replace("<<<", "< < <").replace(">>>", "> > >")
         blocks.append(
-            template("passage").format(
-                number=number,
-                title=passage.title,
-                heading=f" — {passage.heading}" if passage.heading else "",
-                text=fence_safe,
-            )
+            template("passage").format(number=number, title=passage.title, heading=_heading(passage), text=fence_safe)
         )
     return "\n\n".join(blocks)
+
+
+def without_layout(answer: str, passages: list[Passage]) -> str:
+    """``answer`` without the passage layout of the prompt that a small model copies into it: a passage's
+    title line just before its ``<<<`` fence ("Virtual environments (virtualenvs) [1] <<< Virtual environments,
+    implemented by ...") and the fences themselves."""
+    for passage in passages:
+        title = re.escape(f"{passage.title}{_heading(passage)}".strip())
+        if title:
+            answer = re.sub(rf"(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
+    return re.sub(r"\s*(?:<<<|>>>)\s*", " ", answer).strip()
 
 
 def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> list[dict[str, str]]:

@@ -83,7 +83,7 @@ class AnswerSentence:
     supported: bool = True
 
 
-Mode = Literal["generated", "extractive", "abstained", "small_talk"]
+Mode = Literal["generated", "extractive", "abstained", "small_talk", "overview"]
 
 
 @dataclass

@@ -516,6 +516,19 @@ def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) ->
     assert quoted.citations[0].quote == f"{dropbox} {hired}"
 
 
+def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embedder) -> None:
+    """Seen with the 0.5B: "Virtual environments (virtualenvs) [1] <<< Virtual environments, implemented by ..."."""
+    from docchat.app.prompt import without_layout
+
+    passage = Passage(id="p1", text="Virtual environments isolate dependencies.", source="venv.md",
+                      title="Virtual environments (virtualenvs)", heading="Why?", start_line=1, end_line=1)  # fmt: skip
+    copied = "Virtual environments (virtualenvs) — Why? [1] <<< Virtual environments isolate dependencies. [1] >>>"
+    assert without_layout(copied, [passage]) == "Virtual environments isolate dependencies. [1]"
+    reply = "<<< Collab was built by the Consumer Financial Protection Bureau [1]. >>>"
+    answer = _answer_with_reply(store, embedder, reply)
+    assert answer.mode == "generated" and "<<<" not in answer.answer and ">>>" not in answer.answer, answer.answer
+
+
 def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:
     """ "AI (LLM, RAG, MCP, Agents) [1] AI (LLM, RAG, MCP, Agents) [1]": two copies are not a loop (three are), but
     the answer says it once."""

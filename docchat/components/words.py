@@ -145,6 +145,16 @@ QUESTION_WORDS = frozenset(
             "how",
             "many",
             "much",
+            "summarize",
+            "summarise",
+            "summary",
+            "overview",
+            "section",
+            "chapter",
+            "quote",
+            "quoted",
+            "briefly",
+            "me",
         ]
     )
 )
