@@ -310,13 +310,18 @@ class Engine:
                         f"“{part}”" for part in quoted_for
                     )
         if notice:
-            checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers)
+            checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers,
+                                        min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started
         if not checked.citations and expected is not None:  # no passage sentence states what was asked for
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice=f"The closest passages do not state {expected.value}, "
                         "which the question asks for.")  # fmt: skip
+            return
+        if not checked.citations and mode == "extractive":  # on the topic, but no sentence is about the question
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice="No sentence of the closest passages is about the question.")  # fmt: skip
             return
         elsewhere = unquoted_names(question, checked) if mode == "extractive" else []
         if elsewhere:  # quotes on the topic that never name what the question is about

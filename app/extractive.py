@@ -35,10 +35,13 @@ def extractive_answer(
     max_sentences: int = 2,
     citable: set[int] | None = None,
     wanted: Callable[[str], bool] | None = None,
+    min_similarity: float = 0.0,
 ) -> CheckedAnswer:
     """The sentences of the top passages (of those in ``citable``, numbered from 1) that best answer the
     question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
-    the kind of fact the question asks for): none accepted, no quotes.
+    the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
+    sentence reaches ``min_similarity`` (cosine to the question): the passages are near the topic, but no
+    sentence of theirs is about what was asked.
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
@@ -57,6 +60,8 @@ def extractive_answer(
             if len(terms) >= 3 and (wanted is None or wanted(sentence)):
                 similarity = float(np.dot(query_vector, vectors[sentence]))
                 candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
+    if not candidates or max(c.similarity for c in candidates) < min_similarity:
+        return CheckedAnswer([], [], claims=0, supported=0)
     chosen: list[_Candidate] = []
     covered: set[str] = set()
     while candidates and len(chosen) < max_sentences:

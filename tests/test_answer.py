@@ -176,6 +176,32 @@ def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
     assert answer.notice == "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
+def test_quotes_need_a_sentence_close_to_the_question_else_it_is_refused(store, embedder) -> None:
+    """An unsupported answer's quotes stand only while the closest sentence of the on-topic passages reaches
+    ``min_quote_similarity``; above every sentence's similarity, docchat refuses instead."""
+    question, reply = "What kind of software is Collab?", "Collab is a spreadsheet from the Agriculture Department [1]."
+    strict = store.updated(min_quote_similarity=0.99)
+    answer = _ask_with_reply(strict, embedder, question, reply)
+    assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
+    assert answer.notice == "No sentence of the closest passages is about the question."
+    assert _ask_with_reply(store.updated(min_quote_similarity=0.3), embedder, question, reply).mode == "extractive"
+
+
+def test_quotes_only_when_some_sentence_is_about_the_question(embedder) -> None:
+    """ "Who founded Linode?" over a passage on using Linode: every sentence is on the topic, none is close
+    to the question, so nothing is quoted (the engine then refuses)."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    passages = [_passage(1, "SSH into your new Linode server as root. Then update the packages with apt.", 0.9)]
+    question = "Who founded Linode?"
+    vectors = SentenceVectors(embedder.embed)
+    vector = embedder.embed_query(question)
+    assert extractive_answer(vector, passages, vectors, question=question).citations  # no bar: the best is quoted
+    far = extractive_answer(vector, passages, vectors, question=question, min_similarity=0.5)
+    assert not far.citations and not far.sentences
+
+
 def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
     reply = (
         "Collab was built by the Consumer Financial Protection Bureau (CFPB) agency [1]. "

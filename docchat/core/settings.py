@@ -217,6 +217,13 @@ class AnswerSettings(_Group):
         le=1,
         description="Below this share of supported sentences the generated answer is replaced by quotes.",
     )
+    min_quote_similarity: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Quotes replace an answer only when some sentence of the on-topic passages has at least this "
+        "cosine to the question; else docchat refuses (calibrated on both eval sets, eval/README.md).",
+    )
     history_turns: int = Field(
         4, ge=0, description="Most recent chat turns (user or assistant) the LLM sees, for answers and rewrites."
     )
