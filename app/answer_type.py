@@ -58,6 +58,8 @@ _TIME_TEXT = re.compile(
 )
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|\b{_NUMBER_WORDS}\b", re.I)  # not the 3 of "GPT-3", "mp3"
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
+# NASA, CFPB, YouTube: a name even as a sentence's first word
+_MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
 
 
 def expected_answer(question: str) -> Expected | None:
@@ -79,7 +81,8 @@ def _word(token: str) -> str:
 
 def states(text: str, expected: Expected, question: str = "") -> bool:
     """Whether ``text`` states a fact of the ``expected`` kind (a name must be one the question does not hold:
-    "Uber's tech stack ..." names no one new for "Which languages does Uber mix in?")."""
+    "Uber's tech stack ..." names no one new for "Which languages does Uber mix in?"). A capitalised first word
+    counts as a name only when its letters mark it as one ("NASA uses ...", "YouTube ..."), not "Caddy is ..."."""
     if expected is Expected.TIME:
         return bool(_TIME_TEXT.search(text))
     if expected is Expected.QUANTITY:
@@ -87,6 +90,9 @@ def states(text: str, expected: Expected, question: str = "") -> bool:
     asked = {_word(word).lower() for word in _WORD.findall(question)}
     words = [_word(word) for word in _WORD.findall(text)]
     return any(
-        position > 0 and word[:1].isupper() and word.lower() not in STOPWORDS and word.lower() not in asked
+        (position > 0 or _MARKED_NAME.fullmatch(word))
+        and word[:1].isupper()
+        and word.lower() not in STOPWORDS
+        and word.lower() not in asked
         for position, word in enumerate(words)
     )

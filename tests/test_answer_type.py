@@ -47,6 +47,10 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Caddy is a relatively new web server.", Expected.NAME, "Who created Caddy?", False),  # only Caddy
         ("The library was written by Kenneth Reitz.", Expected.NAME, "Who wrote requests?", True),
         ("The stack of Uber's is large.", Expected.NAME, "Which languages does Uber use?", False),  # possessive
+        ("NASA open sources much of its software.", Expected.NAME, "Which agency open sources it?", True),
+        ("YouTube runs on Python.", Expected.NAME, "Which site runs on Python?", True),
+        ("Python runs YouTube.", Expected.NAME, "Which site does Python run?", True),
+        ("Python is used widely.", Expected.NAME, "Which site uses Python widely?", False),  # an opening word
         ("The variants of GPT-3 are large.", Expected.QUANTITY, "How large are they?", False),  # a name's digit
         ("The variants range up to 175B.", Expected.QUANTITY, "How large are they?", True),
     ],
