@@ -144,6 +144,15 @@ def test_small_talk_gets_its_reply_without_sources(page_env, store: Path) -> Non
 
 
 @pytest.mark.slow
+def test_a_question_about_the_collection_gets_an_overview_on_the_page(page_env, store: Path) -> None:
+    """ "What is this document about?" on a new user's first visit: the document and its sections, not a refusal."""
+    app = ask(page_env(store), "What is this document about?")
+    reply = texts(app.chat_message[1])
+    assert "one document, “Full Stack Python”" in reply and "Python Checklist" in reply, reply
+    assert "The documents do not cover this." not in reply and not sources(app)
+
+
+@pytest.mark.slow
 def test_switching_collection_answers_from_it(page_env, store: Path) -> None:
     app = page_env(store)
     picker = app.sidebar.selectbox[0]
