@@ -65,12 +65,12 @@ def format_passages(passages: list[Passage]) -> str:
 
 def without_layout(answer: str, passages: list[Passage]) -> str:
     """``answer`` without the passage layout of the prompt that a small model copies into it: a passage's
-    title line just before its ``<<<`` fence ("Virtual environments (virtualenvs) [1] <<< Virtual environments,
-    implemented by ...") and the fences themselves."""
+    numbered title line ("[2] Full Stack Python — Enterprise Example"), its title just before its ``<<<`` fence
+    ("Virtual environments (virtualenvs) [1] <<< Virtual environments, implemented by ..."), and the fences."""
     for passage in passages:
         title = re.escape(f"{passage.title}{_heading(passage)}".strip())
-        if title:
-            answer = re.sub(rf"(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
+        if title:  # "[2] Full Stack Python — Enterprise Example" or "Full Stack Python — ... <<<"
+            answer = re.sub(rf"\[\d+\]\s*{title}|(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
     return re.sub(r"\s*(?:<<<|>>>)\s*", " ", answer).strip()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from docchat.app.extractive import QUOTED_PREFIX
 from docchat.app.schema import Answer, Citation, Passage
 
+WITHDRAWN = "(The model's text above did not pass the checks; it is not the answer.)"
+
 
 def lines_label(unit: str, lines: tuple[int, int], page: int | None = None) -> str:
     """Where a passage is, the one way every output says it: ``lines 20-25``; for a PDF ``p. 12, lines 3-7``
@@ -45,8 +47,10 @@ def added_quotes(answer: Answer) -> str:
 def render_sources(answer: Answer, *, streamed: bool) -> str:
     """What follows the streamed answer: the checked answer if it changed, then the numbered sources."""
     parts: list[str] = []
+    if streamed and answer.mode != "generated":  # the streamed text stays on the terminal: say it is not the answer
+        parts.append(f"\n\n{WITHDRAWN}")
     if not streamed or answer.mode != "generated":
-        parts.append(("\n\n" if streamed else "") + (f"{answer.notice}\n" if answer.notice else "") + answer.answer)
+        parts.append(("\n" if streamed else "") + (f"{answer.notice}\n" if answer.notice else "") + answer.answer)
     elif answer.notice:
         parts.append(f"\n\n{answer.notice}")
         if added := added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)

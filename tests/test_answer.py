@@ -550,9 +550,24 @@ def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embe
                       title="Virtual environments (virtualenvs)", heading="Why?", start_line=1, end_line=1)  # fmt: skip
     copied = "Virtual environments (virtualenvs) — Why? [1] <<< Virtual environments isolate dependencies. [1] >>>"
     assert without_layout(copied, [passage]) == "Virtual environments isolate dependencies. [1]"
+    numbered = "[1] Virtual environments (virtualenvs) — Why?\nThey isolate dependencies [1]."
+    assert without_layout(numbered, [passage]) == "They isolate dependencies [1]."
     reply = "<<< Collab was built by the Consumer Financial Protection Bureau [1]. >>>"
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated" and "<<<" not in answer.answer and ">>>" not in answer.answer, answer.answer
+
+
+def test_the_cli_says_when_the_streamed_text_is_not_the_answer(store, embedder) -> None:
+    """The terminal keeps what was streamed: after a refusal or quotes it says that text is not the answer."""
+    from docchat.app.render import WITHDRAWN, render_sources
+
+    refused = _ask_with_reply(store, embedder, "Which database does Collab use?", "Collab uses Oracle Database [1].")
+    assert refused.abstained, refused.to_dict()
+    shown = render_sources(refused, streamed=True)
+    assert WITHDRAWN in shown and shown.index(WITHDRAWN) < shown.index(refused.answer), shown
+    assert WITHDRAWN not in render_sources(refused, streamed=False)
+    kept = _answer_with_reply(store, embedder, "Collab was built by the Consumer Financial Protection Bureau [1].")
+    assert kept.mode == "generated" and WITHDRAWN not in render_sources(kept, streamed=True)
 
 
 def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:
