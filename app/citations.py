@@ -263,9 +263,9 @@ def check_answer(
         group = per_passage[number - 1]
         near = "\n".join(
             [passages[number - 1].title, passages[number - 1].heading, *group[max(0, index - 1) : index + 1]]
-        )
+        ).lower()
         named = {fact for fact in key_facts(group[index]) if fact[:1].isalpha()}  # its opening word included
-        return not all(name in near.lower() for name in claimed) and bool(named - key_facts(text))
+        return not all(name in near for name in claimed) and bool(named - key_facts(text))
 
     asked, question_names = content_words(question), asked_names(question)
     for text, numbers in parsed:
