@@ -110,11 +110,14 @@ def test_llamacpp_rejects_malformed_messages(smollm: LocalLlamaChat) -> None:
 
 @pytest.mark.slow  # runs the real SmolLM2 model
 def test_llamacpp_two_threads_streaming_at_once_are_serialised(smollm: LocalLlamaChat) -> None:
-    questions = [QUESTION, {"role": "user", "content": "What is the capital of France?"}]
+    questions = [
+        {"role": "user", "content": "Explain in a paragraph how a bicycle works."},
+        {"role": "user", "content": "What is the capital of France? Describe that city in a paragraph."},
+    ]
     barrier = threading.Barrier(2)
 
     def worker(question: dict[str, str]) -> list[tuple[float, str]]:
-        stream = smollm.stream_chat([SYSTEM, question])
+        stream = smollm.stream_chat([SYSTEM, question], max_tokens=150)
         barrier.wait()  # both threads ask for their first delta at the same moment
         return [(time.perf_counter(), delta) for delta in stream]
 
@@ -125,9 +128,15 @@ def test_llamacpp_two_threads_streaming_at_once_are_serialised(smollm: LocalLlam
     texts = ["".join(d for _, d in r) for r in results]
     assert all(text.strip() for text in texts)
     assert "Paris" in texts[1] and "Paris" not in texts[0]
-    # The model process generates one answer at a time: the two streams' spans do not overlap.
-    spans = sorted((r[0][0], r[-1][0]) for r in results)
-    assert spans[0][1] < spans[1][0]
+    # The model process generates one answer at a time. Timestamps are taken here, in the client: while the
+    # second prompt is read, the model process holds both cores and the first thread may see its last deltas
+    # late (72 ms once in CI). So the test counts the first answer's deltas seen after the second answer
+    # began. Generated at the same time, that was 64 of 66 (tried with two model processes); one after the
+    # other, only those still waiting to be read.
+    first, second = sorted(results, key=lambda r: r[0][0])
+    assert min(len(first), len(second)) >= 30  # long answers, so a few late deltas are a small share of either
+    late = sum(t > second[0][0] for t, _ in first)
+    assert late <= len(first) // 2, f"{late} of {len(first)} deltas of the first answer came after the second began"
 
 
 @pytest.mark.slow  # runs the real SmolLM2 model
