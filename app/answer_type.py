@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from docchat.components.words import STOPWORDS
+from docchat.components.words import STOPWORDS, without_enumerators
 
 
 class Expected(StrEnum):
@@ -39,7 +39,8 @@ _QUANTITY_Q = re.compile(
 )
 _NAME_NOUNS = (
     r"(?:company|companies|organi[sz]ations?|agency|agencies|person|people|universit(?:y|ies)|countr(?:y|ies)|"
-    r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?)"
+    r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?|projects?|teams?|products?|tools?|services?|"
+    r"platforms?)"
 )
 _NAME_Q = re.compile(_LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b)")
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
@@ -58,14 +59,19 @@ _TIME_TEXT = re.compile(
 )
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|\b{_NUMBER_WORDS}\b", re.I)  # not the 3 of "GPT-3", "mp3"
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # NASA, CFPB, YouTube: a name even as a sentence's first word
 _MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
 
 
+def first_clause(question: str) -> str:
+    """The question up to its first clause break ("When was X released, and which ...?": "When was X released")."""
+    return _CLAUSE_END.split(question, maxsplit=1)[0]
+
+
 def expected_answer(question: str) -> Expected | None:
     """The kind of fact ``question`` asks for, or None when its shape expects no particular kind."""
-    text = " ".join(question.lower().split())
-    clause = _CLAUSE_END.split(text, maxsplit=1)[0] + " "
+    clause = first_clause(" ".join(question.lower().split())) + " "
     if _KIND_OF.search(clause):  # "What kind of organization ...?" asks for a description, not a name
         return None
     for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
@@ -75,18 +81,26 @@ def expected_answer(question: str) -> Expected | None:
 
 
 def _word(token: str) -> str:
-    """A word without its possessive ("Uber's" is Uber)."""
-    return re.sub(r"['’]s$", "", token)
+    """A word without its possessive or a sentence's closing full stop ("Uber's" and "Uber." are Uber)."""
+    return re.sub(r"['’]s$", "", token.rstrip("."))
+
+
+def _without_asked_numbers(text: str, question: str) -> str:
+    """``text`` without list numbering ("(3)") and the numbers the question holds ("Python 2" and "Python 3"
+    answer no "How long ...?" that asks about the move from Python 2 to Python 3)."""
+    text, asked = without_enumerators(text), set(_NUMBER.findall(question))
+    return _NUMBER.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
 
 
 def states(text: str, expected: Expected, question: str = "") -> bool:
-    """Whether ``text`` states a fact of the ``expected`` kind (a name must be one the question does not hold:
-    "Uber's tech stack ..." names no one new for "Which languages does Uber mix in?"). A capitalised first word
-    counts as a name only when its letters mark it as one ("NASA uses ...", "YouTube ..."), not "Caddy is ..."."""
+    """Whether ``text`` states a fact of the ``expected`` kind that the question does not hold: a name, or a
+    number, the question already holds is no answer ("Uber's tech stack ..." names no one new for "Which
+    languages does Uber mix in?"). A capitalised first word counts as a name only when its letters mark it as
+    one ("NASA uses ...", "YouTube ..."), not "Caddy is ..."."""
     if expected is Expected.TIME:
-        return bool(_TIME_TEXT.search(text))
+        return bool(_TIME_TEXT.search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
-        return bool(_QUANTITY_TEXT.search(text))
+        return bool(_QUANTITY_TEXT.search(_without_asked_numbers(text, question)))
     asked = {_word(word).lower() for word in _WORD.findall(question)}
     words = [_word(word) for word in _WORD.findall(text)]
     return any(

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from docchat.app.answer_type import first_clause
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import split_sentences
-from docchat.components.words import STOPWORDS, content_words
+from docchat.components.words import STOPWORDS, content_words, without_enumerators
 from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -44,6 +45,7 @@ META_PREFIX = re.compile(
 META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_SOURCES}\b", re.I)
 # Key facts: numbers, identifiers (snake_case, dotted.names, calls(), CamelCase), and capitalised words.
 _KEY_TOKEN = re.compile(r"[A-Za-z0-9_][\w.]*(?:\(\))?")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
 # Code identifiers and versions a question can ask about: snake_case, dotted.names (not "e.g."), 3.11, call().
 _CODE_IDENTIFIER = re.compile(r"_|[A-Za-z0-9]{2,}\.[A-Za-z0-9]|[A-Za-z0-9]\.[A-Za-z0-9]{2,}|\d\.\d|\(\)")
@@ -151,9 +153,15 @@ def key_facts(sentence: str) -> set[str]:
 
 
 def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
-    """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``."""
-    haystack = f"{passage}\n{question}".lower()
-    return {fact for fact in key_facts(sentence) if fact not in haystack}
+    """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``. A number must be there
+    as a number: the 3 of "version 3" is not in "2013", "mp3" or a list's "(3)"."""
+    haystack = without_enumerators(f"{passage}\n{question}").lower()
+    numbers = {token.rstrip(".") for token in _KEY_TOKEN.findall(haystack)}
+
+    def present(fact: str) -> bool:
+        return fact in numbers if _NUMBER.fullmatch(fact) else fact in haystack
+
+    return {fact for fact in key_facts(without_enumerators(sentence)) if not present(fact)}
 
 
 def best_relevance(passages: list[Passage]) -> float:
@@ -184,6 +192,24 @@ def asked_names(question: str) -> set[str]:
             if token[:1].isupper() and not _CODE_IDENTIFIER.search(token) and token.lower() not in STOPWORDS:
                 names.add(token.lower())
     return names
+
+
+def subject_names(question: str, passages: list[Passage]) -> set[str]:
+    """The names of the question's first clause (the one whose kind of fact is asked for) that some passage
+    lacks: a name every passage mentions ("Python" in a Python corpus) tells no passage apart."""
+    clause = first_clause(question)
+    texts = [f"{p.title}\n{p.heading}\n{p.text}".lower() for p in passages]
+    return {name for name in asked_names(clause) if not all(name in text for text in texts)}
+
+
+def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage]) -> list[str]:
+    """Those of ``names`` that neither the answer's supported sentences nor the passages they cite mention: an
+    answer about something else ("Which companies sponsor Pelican?" answered with a line on PyCon US, cited to a
+    post that never names Pelican)."""
+    cited = {number for s in checked.sentences if s.supported for number in s.citations}
+    said = mentioned_text(passages[number - 1] for number in sorted(cited) if 0 < number <= len(passages))
+    said += "\n" + " ".join(s.text for s in checked.sentences if s.supported).lower()
+    return sorted(name for name in names if name not in said)
 
 
 def mentioned_text(passages: Iterable[Passage]) -> str:

@@ -19,9 +19,11 @@ from docchat.app.citations import (
     check_answer,
     nothing_relevant,
     on_topic,
+    subject_names,
     unmentioned_identifiers,
     unmentioned_names,
     unquoted_names,
+    unsaid_names,
 )
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
@@ -286,6 +288,7 @@ class Engine:
             return
         citable = on_topic(passages, self.settings.answer.cite_window)
         expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
+        about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
 
         def answers(text: str) -> bool:
             return expected is None or states(text, expected, standalone)
@@ -302,6 +305,9 @@ class Engine:
             elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
                 notice = f"The model's answer does not state {expected.value}, which the question asks for; " \
                     "these are direct quotes instead."  # fmt: skip
+            elif unsaid := unsaid_names(about, checked, passages):
+                notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
+                    "question asks about; these are direct quotes instead."  # fmt: skip
             else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
                 checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
                                                           self.embedder.embed_query, citable)  # fmt: skip
@@ -311,12 +317,14 @@ class Engine:
                     )
         if notice:
             checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers,
+                                        about=about,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started
         if not checked.citations and expected is not None:  # no passage sentence states what was asked for
+            names = f" for {', '.join(sorted(about))}" if about else ""
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
-                        llm=llm.name, notice=f"The closest passages do not state {expected.value}, "
+                        llm=llm.name, notice=f"The closest passages do not state {expected.value}{names}, "
                         "which the question asks for.")  # fmt: skip
             return
         if not checked.citations and mode == "extractive":  # on the topic, but no sentence is about the question

@@ -35,13 +35,16 @@ def extractive_answer(
     max_sentences: int = 2,
     citable: set[int] | None = None,
     wanted: Callable[[str], bool] | None = None,
+    about: set[str] | None = None,
     min_similarity: float = 0.0,
 ) -> CheckedAnswer:
     """The sentences of the top passages (of those in ``citable``, numbered from 1) that best answer the
     question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
     sentence reaches ``min_similarity`` (cosine to the question): the passages are near the topic, but no
-    sentence of theirs is about what was asked.
+    sentence of theirs is about what was asked. With ``about`` (lower-cased names), only sentences that mention
+    each of them, themselves or in the sentence before or the passage's title or heading: "Which version of
+    Mako added Python 3 support?" is not answered by "16.04 is the first Ubuntu release to include Python 3".
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
@@ -55,9 +58,11 @@ def extractive_answer(
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     vectors.add([s for group in groups.values() for s in group])
     for number, group in groups.items():
+        passage = passages[number - 1]
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
-            if len(terms) >= 3 and (wanted is None or wanted(sentence)):
+            near = f"{passage.title} {passage.heading} {group[position - 1] if position else ''} {sentence}".lower()
+            if len(terms) >= 3 and (wanted is None or wanted(sentence)) and all(name in near for name in about or ()):
                 similarity = float(np.dot(query_vector, vectors[sentence]))
                 candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
     if not candidates or max(c.similarity for c in candidates) < min_similarity:

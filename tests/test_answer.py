@@ -252,7 +252,7 @@ def test_a_question_for_a_date_the_passages_never_state_is_refused(store, embedd
     answer = _ask_with_reply(settings, embedder, question, reply)
     assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance  # past the gate
     assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
-    assert answer.notice == "The closest passages do not state a date or time, which the question asks for."
+    assert answer.notice.startswith("The closest passages do not state a date or time for "), answer.notice
 
 
 def test_a_version_no_passage_mentions_is_refused_without_the_llm(store, embedder, llm) -> None:
@@ -290,6 +290,37 @@ def _frameworks_and_sites(tmp_path: Path, model_cache, embedder) -> Settings:
     return settings
 
 
+def test_an_answer_about_something_else_than_the_question_names_is_refused(
+    tmp_path: Path, model_cache, embedder
+) -> None:
+    """ "Which companies sponsor the Pelican project?" (fresh, eighth session) was answered "PyCon US is the
+    community-run Python developer conference. [1]", cited to a post that never names Pelican: a supported
+    sentence with a name in it, about something else. Neither it nor its passage mentions Pelican, and no
+    sentence on Pelican names a sponsor, so docchat refuses."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "pelican.md").write_text(
+        "# Pelican\n\nPelican is a static site generator project. The Pelican project turns text files into a "
+        "website.\n"
+    )
+    (corpus / "conferences.md").write_text(
+        "# Conferences\n\nPyCon US is the community-run developer conference; companies sponsor it every year.\n"
+    )
+    settings = isolated_settings(seed_model(tmp_path / "data", model_cache, embedder), llm_refusal="quote")
+    ingest_paths(settings, [corpus], embedder=embedder)
+    question = "Which companies sponsor the Pelican project?"
+    with run_fake_ollama(models={"llama3.2:3b": "NO_ANSWER"}) as url:
+        numbers = {
+            p.source.rsplit("/", 1)[-1]: n
+            for n, p in enumerate(_ollama_engine(settings, embedder, url).retrieve(question), 1)
+        }
+    reply = f"PyCon US is the community-run developer conference that companies sponsor [{numbers['conferences.md']}]."
+    answer = _ask_with_reply(settings, embedder, question, reply)
+    assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance, answer.to_dict()
+    assert answer.abstained and not answer.citations, answer.to_dict()
+    assert answer.notice == "The closest passages do not state a name for pelican, which the question asks for."
+
+
 def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path, model_cache, embedder) -> None:
     """The model finds no answer (quoted, by the profile's setting), and the closest sentences are about
     something else."""
@@ -297,7 +328,8 @@ def test_quotes_that_never_name_what_was_asked_about_are_refused(tmp_path: Path,
     answer = _ask_with_reply(settings, embedder, "Which web framework is Reddit built on?", "NO_ANSWER")
     assert max(p.relevance for p in answer.retrieved) >= settings.retrieval.min_relevance, answer.to_dict()
     assert answer.abstained and answer.mode == "abstained" and not answer.citations, answer.to_dict()
-    assert answer.notice == "The closest sentences do not mention reddit."
+    # the sentences that name something never mention Reddit (the passage that does names nothing else)
+    assert answer.notice == "The closest passages do not state a name for reddit, which the question asks for."
 
 
 def test_a_name_taken_from_the_question_must_be_in_the_cited_passage(tmp_path: Path, model_cache, embedder) -> None:
@@ -542,6 +574,37 @@ def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) ->
     assert quoted.citations[0].quote == f"{dropbox} {hired}"
 
 
+def test_a_quote_for_the_fact_asked_for_must_be_about_what_the_question_names(embedder) -> None:
+    """ "Which version of Mako added Python 3 support?" (fresh, eighth session) was answered with "16.04 is the
+    first Ubuntu release to include Python 3" from another passage: a number, but not Mako's. A quote that
+    states the kind of fact asked for must mention the first clause's names (in itself, the sentence before,
+    or its passage's title or heading); a name every passage holds ("Python") does not count."""
+    from docchat.app.answer_type import Expected, states
+    from docchat.app.citations import SentenceVectors, subject_names
+    from docchat.app.extractive import extractive_answer
+
+    question = "Which version of Mako added Python 3 support?"
+    passages = [
+        _passage(1, "Mako is a Python template engine. It was the default for the Pylons framework.", 0.9),
+        _passage(2, "16.04 is the first Ubuntu release to include Python 3 as the default Python installation.", 0.8),
+    ]
+    about = subject_names(question, passages)
+    assert about == {"mako"}
+    assert subject_names("When was Mako released, and which framework used Mako?", passages) == {"mako"}
+    vectors = SentenceVectors(embedder.embed)
+
+    def quote(about: set[str] | None) -> str:
+        return extractive_answer(
+            embedder.embed_query(question), passages, vectors, question=question,
+            wanted=lambda text: states(text, Expected.QUANTITY, question), about=about,
+        ).text()  # fmt: skip
+
+    assert "Ubuntu" in quote(None)  # without the names: the number of another passage
+    assert quote(about) == ""  # no sentence on Mako states a version: no quotes, so docchat refuses
+    passages[0] = _passage(1, "Mako is a Python template engine. Version 0.3 of it added Python 3 support.", 0.9)
+    assert "0.3" in quote(subject_names(question, passages))  # "it": Mako is named in the sentence before
+
+
 def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embedder) -> None:
     """Seen with the 0.5B: "Virtual environments (virtualenvs) [1] <<< Virtual environments, implemented by ..."."""
     from docchat.app.prompt import without_layout
@@ -612,6 +675,11 @@ def test_key_facts_are_numbers_identifiers_and_names() -> None:
     }  # fmt: skip
     assert key_facts("The frontend contains the user interface.") == set()
     assert missing_facts("Jessica McKellar co-founded Zulip.", "Jessica McKellar worked at Dropbox.") == {"zulip"}
+    # a number must be in the passage as a number, not inside another one or as a list's "(3)"
+    passage = "(3) TwilioQuest, launched in 2013, uses the Vue.js framework and plays mp3 files."
+    assert missing_facts("TwilioQuest was built with Vue.js version 3.", passage) == {"3"}
+    assert missing_facts("(3) TwilioQuest was launched in 2013.", passage) == set()
+    assert missing_facts("It needs Python 3.", "It needs Python 3 or newer.") == set()
 
 
 def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() -> None:

@@ -22,6 +22,8 @@ from docchat.app.answer_type import Expected, expected_answer, states
         ("Whose style guide does the page recommend?", Expected.NAME),
         ("Which company acquired the startup?", Expected.NAME),
         ("What database does the CMS store pages in?", Expected.NAME),
+        ("Which projects does the agency publish?", Expected.NAME),
+        ("Which teams at the bank write Go?", Expected.NAME),
         ("What kind of organization runs PyPI?", None),  # a description, not a name
         ("What is a message queue?", None),
         ("Which topics does the chapter cover?", None),
@@ -51,8 +53,15 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("YouTube runs on Python.", Expected.NAME, "Which site runs on Python?", True),
         ("Python runs YouTube.", Expected.NAME, "Which site does Python run?", True),
         ("Python is used widely.", Expected.NAME, "Which site uses Python widely?", False),  # an opening word
+        ("The site is run on Python.", Expected.NAME, "Which site runs on Python?", False),  # its full stop
         ("The variants of GPT-3 are large.", Expected.QUANTITY, "How large are they?", False),  # a name's digit
         ("The variants range up to 175B.", Expected.QUANTITY, "How large are they?", True),
+        # a number the question holds is no answer: the move from Python 2 to 3 says nothing of how long it took
+        ("They left Python 2 for Python 3.", Expected.QUANTITY, "How long did the Python 2 to 3 move take?", False),
+        ("The move took 5 years.", Expected.QUANTITY, "How long did the Python 2 to 3 move take?", True),
+        ("(3) NASA runs Python.", Expected.QUANTITY, "How many NASA projects run Python?", False),  # numbering
+        ("Python 2.7 support ended.", Expected.TIME, "When did Python 2.7 support end?", False),
+        ("Python 2.7 support ended in 2020.", Expected.TIME, "When did Python 2.7 support end?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:

@@ -6,6 +6,8 @@ identifiers whole (``node.js``, ``C++``, ``C#``, ``pre-commit``, ``2.0``) and an
 
 from __future__ import annotations
 
+import re
+
 import bm25s
 import Stemmer
 
@@ -175,3 +177,11 @@ def terms(texts: list[str]) -> list[list[str]]:
 def content_words(text: str) -> set[str]:
     """The distinct terms of one text: what lexical support is measured on."""
     return set(terms([text])[0])
+
+
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
+
+
+def without_enumerators(text: str) -> str:
+    """``text`` without list numbering such as "(3)": a list's position is not a number the text states."""
+    return _ENUMERATOR.sub(" ", text)
