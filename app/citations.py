@@ -156,10 +156,10 @@ def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
     """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``. A number must be there
     as a number: the 3 of "version 3" is not in "2013", "mp3" or a list's "(3)"."""
     haystack = without_enumerators(f"{passage}\n{question}").lower()
-    numbers = {token.rstrip(".") for token in _KEY_TOKEN.findall(haystack)}
+    tokens = {token.rstrip(".") for token in _KEY_TOKEN.findall(haystack)}
 
     def present(fact: str) -> bool:
-        return fact in numbers if _NUMBER.fullmatch(fact) else fact in haystack
+        return fact in tokens if _NUMBER.fullmatch(fact) else fact in haystack
 
     return {fact for fact in key_facts(without_enumerators(sentence)) if not present(fact)}
 
@@ -198,7 +198,7 @@ def subject_names(question: str, passages: list[Passage]) -> set[str]:
     """The names of the question's first clause (the one whose kind of fact is asked for) that some passage
     lacks: a name every passage mentions ("Python" in a Python corpus) tells no passage apart."""
     clause = first_clause(question)
-    texts = [f"{p.title}\n{p.heading}\n{p.text}".lower() for p in passages]
+    texts = [mentioned_text([p]) for p in passages]
     return {name for name in asked_names(clause) if not all(name in text for text in texts)}
 
 
@@ -210,6 +210,12 @@ def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage
     said = mentioned_text(passages[number - 1] for number in sorted(cited) if 0 < number <= len(passages))
     said += "\n" + " ".join(s.text for s in checked.sentences if s.supported).lower()
     return sorted(name for name in names if name not in said)
+
+
+def sentence_window(passage: Passage, sentences: list[str], index: int) -> str:
+    """Where the names of ``passage``'s sentence ``index`` count as said, lower-cased: the passage's title and
+    heading, the sentence before it and the sentence itself."""
+    return "\n".join([passage.title, passage.heading, *sentences[max(0, index - 1) : index + 1]]).lower()
 
 
 def mentioned_text(passages: Iterable[Passage]) -> str:
@@ -287,9 +293,7 @@ def check_answer(
         in a chunk that names Collab elsewhere. A name counts as said in the supporting sentence, the one before
         it ("They hired ..." after "Dropbox is ..."), and the passage's title and heading."""
         group = per_passage[number - 1]
-        near = "\n".join(
-            [passages[number - 1].title, passages[number - 1].heading, *group[max(0, index - 1) : index + 1]]
-        ).lower()
+        near = sentence_window(passages[number - 1], group, index)
         named = {fact for fact in key_facts(group[index]) if fact[:1].isalpha()}  # its opening word included
         return not all(name in near for name in claimed) and bool(named - key_facts(text))
 

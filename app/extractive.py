@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences
+from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
 from docchat.components.words import QUESTION_WORDS, content_words
 
@@ -58,13 +58,16 @@ def extractive_answer(
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     vectors.add([s for group in groups.values() for s in group])
     for number, group in groups.items():
-        passage = passages[number - 1]
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
-            near = f"{passage.title} {passage.heading} {group[position - 1] if position else ''} {sentence}".lower()
-            if len(terms) >= 3 and (wanted is None or wanted(sentence)) and all(name in near for name in about or ()):
-                similarity = float(np.dot(query_vector, vectors[sentence]))
-                candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
+            if len(terms) < 3 or (wanted is not None and not wanted(sentence)):
+                continue
+            if about:
+                near = sentence_window(passages[number - 1], group, position)
+                if not all(name in near for name in about):
+                    continue
+            similarity = float(np.dot(query_vector, vectors[sentence]))
+            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
     if not candidates or max(c.similarity for c in candidates) < min_similarity:
         return CheckedAnswer([], [], claims=0, supported=0)
     chosen: list[_Candidate] = []
