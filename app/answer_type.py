@@ -1,16 +1,17 @@
 """What kind of fact a question asks for, and whether a text states one (classic QA's expected answer type).
 
-"When ...?" asks for a time, "How many ...?" for a quantity, "Who ...?" or "Which company ...?" for a
-name. A reply to such a question that states no time, quantity or name does not answer it, however
-close its sentences are to the question's topic ("Caddy is a web server created in 2015" for "Who
-created Caddy?" states a time, not a name). Questions of other shapes ("What is ...?", "Which topics
-...?", yes/no) expect no particular kind and are not checked. Only the question's first clause is
-read: "When was X released, and which ...?" expects a time.
+"When ...?" asks for a time, "How many ...?" for a quantity, "Who ...?" or "Which company ...?",
+"What is X called?" or "What's the name of ...?" for a name. A reply to such a question that states no
+time, quantity or name does not answer it, however close its sentences are to the question's topic
+("Caddy is a web server created in 2015" for "Who created Caddy?" states a time, not a name). Questions of
+other shapes ("What is ...?", "Which topics ...?", yes/no) expect no particular kind and are not checked.
+Only the question's first clause is read: "When was X released, and which ...?" expects a time.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 
 from docchat.components.words import STOPWORDS, without_enumerators
@@ -40,9 +41,12 @@ _QUANTITY_Q = re.compile(
 _NAME_NOUNS = (
     r"(?:company|companies|organi[sz]ations?|agency|agencies|person|people|universit(?:y|ies)|countr(?:y|ies)|"
     r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?|projects?|teams?|products?|tools?|services?|"
-    r"platforms?)"
+    r"platforms?|names?|engines?|servers?|editors?|licen[cs]es?|formats?|protocols?|providers?|vendors?)"
 )
-_NAME_Q = re.compile(_LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b)")
+_NAME_Q = re.compile(
+    _LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?:'s)?(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b"
+    r"|what(?:'s| is| are| was| were)\b.* called $)"  # "What is its source file called?"
+)
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
 
@@ -62,6 +66,8 @@ _WORD = re.compile(r"[A-Za-z][\w'.-]*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # NASA, CFPB, YouTube: a name even as a sentence's first word
 _MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
+# cx_Oracle, mod_wsgi, bottle.py, node.js: a code name, whatever its case
+_CODE_NAME = re.compile(r"[A-Za-z]\w*_\w*[A-Za-z0-9]|[A-Za-z][\w-]*\.(?:py|js)")
 
 
 def first_clause(question: str) -> str:
@@ -92,11 +98,25 @@ def _without_asked_numbers(text: str, question: str) -> str:
     return _NUMBER.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
 
 
-def states(text: str, expected: Expected, question: str = "") -> bool:
+def names_in(texts: Iterable[str]) -> frozenset[str]:
+    """The words ``texts`` capitalise inside a sentence, lower-cased: names there ("the Apache web server"), which
+    count as names at a sentence's start too ("Apache is the most common web server")."""
+    names = set()
+    for text in texts:
+        for sentence in re.split(r"(?<=[.?!])\s+", text):
+            for word in _WORD.findall(sentence)[1:]:
+                word = _word(word)
+                if word[:1].isupper() and word.lower() not in STOPWORDS:
+                    names.add(word.lower())
+    return frozenset(names)
+
+
+def states(text: str, expected: Expected, question: str = "", known: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a fact of the ``expected`` kind that the question does not hold: a name, or a
     number, the question already holds is no answer ("Uber's tech stack ..." names no one new for "Which
     languages does Uber mix in?"). A capitalised first word counts as a name only when its letters mark it as
-    one ("NASA uses ...", "YouTube ..."), not "Caddy is ..."."""
+    one ("NASA uses ...", "YouTube ..."), not "Caddy is ...", or when it is one of the ``known`` names
+    (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
     if expected is Expected.TIME:
         return bool(_TIME_TEXT.search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
@@ -104,9 +124,14 @@ def states(text: str, expected: Expected, question: str = "") -> bool:
     asked = {_word(word).lower() for word in _WORD.findall(question)}
     words = [_word(word) for word in _WORD.findall(text)]
     return any(
-        (position > 0 or _MARKED_NAME.fullmatch(word))
-        and word[:1].isupper()
-        and word.lower() not in STOPWORDS
-        and word.lower() not in asked
+        word.lower() not in asked
+        and (
+            _CODE_NAME.fullmatch(word) is not None
+            or (
+                (position > 0 or _MARKED_NAME.fullmatch(word) or word.lower() in known)
+                and word[:1].isupper()
+                and word.lower() not in STOPWORDS
+            )
+        )
         for position, word in enumerate(words)
     )

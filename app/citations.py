@@ -182,6 +182,23 @@ def unmentioned_identifiers(question: str, passages: list[Passage]) -> list[str]
     return sorted({token for token in tokens if _CODE_IDENTIFIER.search(token) and token.lower() not in text})
 
 
+def without_invented_identifiers(checked: CheckedAnswer, passages: list[Passage]) -> tuple[CheckedAnswer, list[str]]:
+    """``checked`` without its unsupported sentences that name a code identifier or version no passage mentions
+    ("The library used to talk to Slack is the `slack_sdk` library." over passages that name slackclient), and
+    those identifiers: an invented API is left out, not shown as a muted sentence."""
+    invented: set[str] = set()
+    kept = []
+    for sentence in checked.sentences:
+        names = [] if sentence.supported else unmentioned_identifiers(sentence.text.replace("`", " "), passages)
+        invented.update(names)
+        if not names:
+            kept.append(sentence)
+    if not invented:
+        return checked, []
+    dropped = len(checked.sentences) - len(kept)
+    return CheckedAnswer(kept, checked.citations, checked.claims - dropped, checked.supported), sorted(invented)
+
+
 def asked_names(question: str) -> set[str]:
     """The names a question asks about, lower-cased: its capitalised words that are not stop words, leaving out
     each sentence's first word (capitalised by its position: "Tell", "Compare", "Besides")."""

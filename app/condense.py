@@ -16,15 +16,25 @@ _REFERS_BACK = re.compile(
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|his)\b", re.I)  # unresolved in a rewrite
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a model may copy into its rewrite
 _CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|why|how so)\b", re.I)
+# Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
+# "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of".
+_NOT_BACK = re.compile(
+    r"(?<=[a-z0-9] )that(?= (?:[a-z]+ed|[a-z]+s|is|was|are|were|has|have|had|can|could|will|would|should|may|might|"
+    r"do|does|did|the|a|an|i|you|we|[A-Z]\w*)\b)"
+    r"|(?i:\b(?:is|are|was|were) there\b|\bthere(?= (?:is|are|was|were)\b)|\bone(?= of\b))",
+)
 
 
 def needs_context(question: str) -> bool:
     """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about',
     or no subject at all ("When?", "Why?").
 
-    A question that names its own subject stands on its own, however short ("What is the capital of Peru?").
+    A question that names its own subject stands on its own, however short ("What is the capital of Peru?"),
+    and so does one whose "that", "there" or "one" refers to nothing before ("What is the name of the fork that
+    added Python 3 support?", "Is there a tutorial on Slack bots?", "Which is one of the largest sites?").
     """
-    return bool(_REFERS_BACK.search(question) or _CONTINUES.match(question) or not content_words(question))
+    words = _NOT_BACK.sub(" ", question)
+    return bool(_REFERS_BACK.search(words) or _CONTINUES.match(question) or not content_words(question))
 
 
 def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:

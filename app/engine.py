@@ -12,7 +12,7 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import expected_answer, states
+from docchat.app.answer_type import Expected, expected_answer, names_in, states
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -24,6 +24,7 @@ from docchat.app.citations import (
     unmentioned_names,
     unquoted_names,
     unsaid_names,
+    without_invented_identifiers,
 )
 from docchat.app.condense import standalone_question
 from docchat.app.context import fit_passages
@@ -289,9 +290,10 @@ class Engine:
         citable = on_topic(passages, self.settings.answer.cite_window)
         expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
+        known = names_in(p.text for p in passages) if expected is Expected.NAME else frozenset()
 
         def answers(text: str) -> bool:
-            return expected is None or states(text, expected, standalone)
+            return expected is None or states(text, expected, standalone, known)
 
         mode, notice, partial = "generated", "", ""
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
@@ -315,6 +317,10 @@ class Engine:
                     partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
                         f"“{part}”" for part in quoted_for
                     )
+                checked, invented = without_invented_identifiers(checked, passages)
+                if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
+                    left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
+                    partial = " ".join(filter(None, [partial, left_out]))
         if notice:
             checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers,
                                         about=about,

@@ -6,6 +6,7 @@ import re
 from functools import cache
 from importlib import resources
 
+from docchat.app.extractive import QUOTED_PREFIX
 from docchat.app.schema import Passage
 from docchat.app.small_talk import SmallTalk
 
@@ -75,9 +76,19 @@ def without_layout(answer: str, passages: list[Passage]) -> str:
 
 
 def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> list[dict[str, str]]:
-    """The last ``turns`` turns, each cut to ``chars`` characters: all of the history the LLM sees."""
+    """The last ``turns`` turns, each cut to ``chars`` characters: all of the history the LLM sees. An earlier
+    reply of quotes is given as plain sentences, without its label and quotation marks: a model shown them
+    writes its next answer as "From the documents: ..." too, which reads as quotes but is its own text."""
     recent = history[-turns:] if turns else []
-    return [{"role": turn["role"], "content": turn["content"][:chars]} for turn in recent]
+    return [{"role": turn["role"], "content": _as_said(turn)[:chars]} for turn in recent]
+
+
+def _as_said(turn: dict[str, str]) -> str:
+    """A turn's text; for a reply of quotes (``From the documents: “...” [1]``), the quoted sentences alone."""
+    text = turn["content"]
+    if turn["role"] != "assistant" or QUOTED_PREFIX not in text:
+        return text
+    return re.sub(r"\s+", " ", text.replace(QUOTED_PREFIX, " ").replace("“", "").replace("”", "")).strip()
 
 
 def system_prompt(ask_refusal: bool = True) -> str:

@@ -113,6 +113,19 @@ def test_follow_up_resolves_against_history(store, embedder, llm) -> None:
     assert "Collab" not in alone[0].text
 
 
+def test_an_earlier_reply_of_quotes_reaches_the_model_as_plain_sentences(store, embedder, llm) -> None:
+    """Shown "From the documents: “...” [1]" in the history, the 0.5B wrote its next answer in that form (seen in a
+    chat on Full Stack Python): its own text, dressed as quotes. The model sees the quoted sentences alone."""
+    recording = RecordingLLM(llm)
+    quoted = "From the documents: “Collab is a corporate intranet and collaboration platform.” [1]"
+    history = [{"role": "user", "content": "What is Collab?"}, {"role": "assistant", "content": quoted}]
+    answer = Engine(store, embedder=embedder, llm=recording).ask("Which agency built Collab?", history)
+    assert recording.prompts, answer.to_dict()
+    seen = [turn for turn in recording.prompts[-1] if turn["role"] == "assistant"]
+    assert [turn["content"] for turn in seen] == ["Collab is a corporate intranet and collaboration platform. [1]"]
+    assert not answer.answer.startswith('From the documents: "')
+
+
 def test_source_prefix_filter(store, embedder) -> None:
     engine = Engine(store, embedder=embedder)
     everything = engine.retrieve(COLLAB)
@@ -657,14 +670,20 @@ def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:
     assert answer.answer.count("The answer is") == 0
 
 
-def test_an_invented_identifier_is_not_supported_however_similar_the_sentence(store, embedder) -> None:
+@pytest.mark.parametrize("cited", [" [1]", ""])
+def test_an_invented_identifier_is_not_supported_however_similar_the_sentence(store, embedder, cited) -> None:
+    """Not supported, and then left out, not shown muted (seen on Full Stack Python, uncited: "The library used to
+    talk to Slack is the `slack_sdk` library." over passages that name slackclient); the notice says so."""
     reply = (
         "Collab was built by the Consumer Financial Protection Bureau [1]. "
-        "Its agencies configure it through collab_settings.backends.AGENCY_LIST [1]."
+        f"Its agencies configure it through `collab_settings.backends.AGENCY_LIST`{cited}."
     )
     answer = _answer_with_reply(store, embedder, reply)
-    flags = {s.text.split()[0]: s.supported for s in answer.sentences}
-    assert flags == {"Collab": True, "Its": False}
+    assert answer.mode == "generated" and [s.text.split()[0] for s in answer.sentences] == ["Collab"], answer.to_dict()
+    assert answer.sentences[0].supported and answer.citations and "collab_settings" not in answer.answer
+    assert (
+        answer.notice == "Left out a sentence naming collab_settings.backends.AGENCY_LIST, which no passage mentions."
+    )
 
 
 def test_key_facts_are_numbers_identifiers_and_names() -> None:

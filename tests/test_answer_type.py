@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from docchat.app.answer_type import Expected, expected_answer, states
+from docchat.app.answer_type import Expected, expected_answer, names_in, states
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,10 @@ from docchat.app.answer_type import Expected, expected_answer, states
         ("What database does the CMS store pages in?", Expected.NAME),
         ("Which projects does the agency publish?", Expected.NAME),
         ("Which teams at the bank write Go?", Expected.NAME),
+        ("What's the name of the tool that formats the code?", Expected.NAME),
+        ("What is the company's chat app called, and who runs it?", Expected.NAME),
+        ("Which template engine does the framework ship with?", Expected.NAME),
+        ("Which license is the generator released under?", Expected.NAME),
         ("What kind of organization runs PyPI?", None),  # a description, not a name
         ("What is a message queue?", None),
         ("Which topics does the chapter cover?", None),
@@ -54,6 +58,10 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Python runs YouTube.", Expected.NAME, "Which site does Python run?", True),
         ("Python is used widely.", Expected.NAME, "Which site uses Python widely?", False),  # an opening word
         ("The site is run on Python.", Expected.NAME, "Which site runs on Python?", False),  # its full stop
+        ("Its interface is cx_Oracle.", Expected.NAME, "What is the Oracle interface called?", True),  # code names
+        ("it ships as bottle.py.", Expected.NAME, "What is its source file called?", True),
+        ("it ships as one file.", Expected.NAME, "What is its source file called?", False),
+        ("It ships as app.py.", Expected.NAME, "Does app.py ship?", False),  # a code name the question holds
         ("The variants of GPT-3 are large.", Expected.QUANTITY, "How large are they?", False),  # a name's digit
         ("The variants range up to 175B.", Expected.QUANTITY, "How large are they?", True),
         # a number the question holds is no answer: the move from Python 2 to 3 says nothing of how long it took
@@ -66,6 +74,16 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:
     assert states(text, expected, question) is holds
+
+
+def test_a_sentences_first_word_is_a_name_where_the_passages_write_it_as_one() -> None:
+    passages = ["Most sites run the Apache web server. Nginx comes second.", "Many teams deploy it."]
+    known = names_in(passages)
+    assert "apache" in known and "many" not in known and "most" not in known  # only inside a sentence
+    question = "Which web server is the most common?"
+    assert states("Apache is the most common web server.", Expected.NAME, question, known)
+    assert not states("Apache is the most common web server.", Expected.NAME, question)  # not known: a capital
+    assert not states("Many sites run one.", Expected.NAME, question, known)
 
 
 def test_identifiers_and_versions_the_passages_never_mention() -> None:

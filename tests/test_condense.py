@@ -44,6 +44,30 @@ def test_a_standalone_question_is_not_sent_to_the_model_at_all() -> None:
     assert llm.calls == 0
 
 
+def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up() -> None:
+    """Seen in a new chat: "What is the name of the MySQLdb fork that added Python 3 support?" after a question on
+    mod_python was glued to it (its relative "that" read as a reference) and refused for not mentioning mod_python."""
+    for question in (
+        "What is the name of the MySQLdb fork that added Python 3 support?",
+        "Which company makes the tool that Reddit uses?",
+        "Is there a tutorial on building a Slack bot with Python?",
+        "Which website is one of the largest sites to use Python?",
+    ):
+        llm = FixedRewrite("Which website uses Python in Peru?")
+        assert standalone_question(question, HISTORY, llm) == question
+        assert llm.calls == 0
+    follow_ups = (
+        "Does Flask support that?",
+        "Who uses that feature?",
+        "Are there any tutorials for it?",
+        "Which tools does that team use?",
+        "Is there a page on that?",
+        "Where does the second one work?",
+    )
+    for question in follow_ups:
+        assert standalone_question(question, HISTORY, None) != question  # still read as follow-ups
+
+
 def test_a_rewrite_that_adds_nothing_from_the_conversation_falls_back() -> None:
     """The model echoed a question whose reference ("the second one", "that section") it did not resolve."""
     history = [
