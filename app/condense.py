@@ -17,11 +17,11 @@ _PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|his)\b",
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a model may copy into its rewrite
 _CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|why|how so)\b", re.I)
 # Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
-# "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of".
+# "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of" (but not "which one of").
 _NOT_BACK = re.compile(
     r"(?<=[a-z0-9] )that(?= (?:[a-z]+ed|[a-z]+s|is|was|are|were|has|have|had|can|could|will|would|should|may|might|"
     r"do|does|did|the|a|an|i|you|we|[A-Z]\w*)\b)"
-    r"|(?i:\b(?:is|are|was|were) there\b|\bthere(?= (?:is|are|was|were)\b)|\bone(?= of\b))",
+    r"|(?i:\b(?:is|are|was|were) there\b|\bthere(?= (?:is|are|was|were)\b)|(?<!which )(?<!the )\bone(?= of\b))",
 )
 
 

@@ -63,6 +63,7 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Which tools does that team use?",
         "Is there a page on that?",
         "Where does the second one work?",
+        "Which one of the two is faster?",
     )
     for question in follow_ups:
         assert standalone_question(question, HISTORY, None) != question  # still read as follow-ups
