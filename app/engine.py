@@ -16,6 +16,7 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
+    best_relevance,
     check_answer,
     nothing_relevant,
     on_topic,
@@ -237,7 +238,8 @@ class Engine:
             return Final(answer)
 
         if nothing_relevant(passages, self.settings.retrieval.min_relevance):
-            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[])
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        notice=gate_notice(passages, self.settings.retrieval.min_relevance))  # fmt: skip
             return
         # "What's new in Python 3.11?" over passages that never say 3.11; "Which database does Odoo run on?" over
         # a collection that never says Odoo
@@ -359,6 +361,16 @@ def _direct_reply(question: str, standalone: str, text: str, mode: Mode, started
     timings = {"total": time.perf_counter() - started}
     return Final(Answer(question=question, answer=text, abstained=False, mode=mode, citations=[], retrieved=[],
                         sentences=[], standalone_question=standalone, timings=timings))  # fmt: skip
+
+
+def gate_notice(passages: list[Passage], min_relevance: float) -> str:
+    """Why the relevance gate refused: what the closest passage reached, against the setting that decides."""
+    if not passages:
+        return "No passage of the collection matches the question."
+    return (
+        f"No passage is close enough to the question: the closest reaches a relevance of "
+        f"{best_relevance(passages):.2f}, and an answer needs {min_relevance:.2f} (DOCCHAT_MIN_RELEVANCE)."
+    )
 
 
 def embedding_notice(done: int, total: int) -> str:

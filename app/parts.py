@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from docchat.app.answer_type import Expected, expected_answer, states
+from docchat.app.answer_type import Expected, expected_answer, names_in, states
 from docchat.app.citations import CheckedAnswer, SentenceVectors, asked_names
 from docchat.app.extractive import extractive_answer
 from docchat.app.schema import Passage
@@ -35,20 +35,26 @@ def question_parts(question: str) -> list[str]:
 
 
 def _addresses(
-    sentence: str, question: str, own_terms: set[str], own_names: set[str], expected: Expected | None
+    sentence: str,
+    question: str,
+    own_terms: set[str],
+    own_names: set[str],
+    expected: Expected | None,
+    known: frozenset[str],
 ) -> bool:
     """Whether ``sentence`` answers a part of ``question``: one of the part's own words and names, and the
-    kind of fact it asks for (``expected``)."""
+    kind of fact it asks for (``expected``; ``known``: the passages' names, see ``states``)."""
     lowered = sentence.lower()
     return (
         (not own_terms or bool(content_words(sentence) & own_terms))
         and (not own_names or any(name in lowered for name in own_names))
-        and (expected is None or states(sentence, expected, question))
+        and (expected is None or states(sentence, expected, question, known))
     )
 
 
-def unanswered_parts(question: str, sentences: Iterable[str]) -> list[str]:
-    """The parts of ``question`` that none of ``sentences`` addresses (empty for a one-part question)."""
+def unanswered_parts(question: str, sentences: Iterable[str], known: frozenset[str] = frozenset()) -> list[str]:
+    """The parts of ``question`` that none of ``sentences`` addresses (empty for a one-part question); ``known``:
+    the names the passages capitalise mid-sentence ("Apache is ..." names Apache)."""
     parts = question_parts(question)
     if len(parts) < 2:
         return []
@@ -60,7 +66,7 @@ def unanswered_parts(question: str, sentences: Iterable[str]) -> list[str]:
         own_terms = terms[index] - set().union(*(t for i, t in enumerate(terms) if i != index))
         own_names = names[index] - set().union(*(n for i, n in enumerate(names) if i != index))
         expected = expected_answer(part)
-        if not any(_addresses(sentence, question, own_terms, own_names, expected) for sentence in said):
+        if not any(_addresses(sentence, question, own_terms, own_names, expected, known) for sentence in said):
             missing.append(part)
     return missing
 
@@ -76,7 +82,8 @@ def quote_missing_parts(
     """``checked`` with a quote added for each part of ``question`` its supported sentences leave out (the
     passage sentence that best answers that part, of those stating the kind of fact it asks for), and the
     parts quoted for. Unchanged when every part is addressed or no sentence answers a missing one."""
-    missing = unanswered_parts(question, [s.text for s in checked.sentences if s.supported])
+    known = names_in(p.text for p in passages)
+    missing = unanswered_parts(question, [s.text for s in checked.sentences if s.supported], known)
     sentences, citations = list(checked.sentences), {c.number: c for c in checked.citations}
     said = {s.text.strip("“”") for s in sentences}
     quoted_for = []
@@ -84,7 +91,7 @@ def quote_missing_parts(
         expected = expected_answer(part)
         quoted = extractive_answer(
             embed_query(part), passages, vectors, question=part, max_sentences=1, citable=citable,
-            wanted=None if expected is None else lambda text, kind=expected: states(text, kind, question),
+            wanted=None if expected is None else lambda text, kind=expected: states(text, kind, question, known),
         )  # fmt: skip
         new = [s for s in quoted.sentences[1:] if s.text.strip("“”") not in said]
         if not new:

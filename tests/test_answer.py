@@ -77,6 +77,11 @@ def test_off_topic_question_abstains_without_calling_the_llm(store, embedder, ll
         max(p.relevance for p in answer.retrieved) < store.retrieval.min_relevance
     )  # the gate, not the model, refused
     assert counting.calls == 0
+    best = max(p.relevance for p in answer.retrieved)  # and the notice says why, with the setting that decides
+    assert answer.notice == (
+        f"No passage is close enough to the question: the closest reaches a relevance of {best:.2f}, "
+        f"and an answer needs {store.retrieval.min_relevance:.2f} (DOCCHAT_MIN_RELEVANCE)."
+    )
 
 
 def test_stream_yields_retrieved_then_the_models_own_tokens_then_final(store, embedder, llm) -> None:
