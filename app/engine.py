@@ -12,7 +12,7 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import Expected, expected_answer, names_in, states
+from docchat.app.answer_type import expected_answer, names_in, states
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -292,7 +292,7 @@ class Engine:
         citable = on_topic(passages, self.settings.answer.cite_window)
         expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
-        known = names_in(p.text for p in passages) if expected is Expected.NAME else frozenset()
+        known = names_in(p.text for p in passages)  # names the passages write as names, for the checks below
 
         def answers(text: str) -> bool:
             return expected is None or states(text, expected, standalone, known)
@@ -314,7 +314,7 @@ class Engine:
                     "question asks about; these are direct quotes instead."  # fmt: skip
             else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
                 checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
-                                                          self.embedder.embed_query, citable)  # fmt: skip
+                                                          self.embedder.embed_query, citable, known)  # fmt: skip
                 if quoted_for:
                     partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
                         f"“{part}”" for part in quoted_for
@@ -366,7 +366,7 @@ def _direct_reply(question: str, standalone: str, text: str, mode: Mode, started
 def gate_notice(passages: list[Passage], min_relevance: float) -> str:
     """Why the relevance gate refused: what the closest passage reached, against the setting that decides."""
     if not passages:
-        return "No passage of the collection matches the question."
+        return "No passage of the collection (or of the folder it was limited to) matches the question."
     return (
         f"No passage is close enough to the question: the closest reaches a relevance of "
         f"{best_relevance(passages):.2f}, and an answer needs {min_relevance:.2f} (DOCCHAT_MIN_RELEVANCE)."

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from docchat.app.answer_type import Expected, expected_answer, names_in, states
+from docchat.app.answer_type import Expected, expected_answer, states
 from docchat.app.citations import CheckedAnswer, SentenceVectors, asked_names
 from docchat.app.extractive import extractive_answer
 from docchat.app.schema import Passage
@@ -78,11 +78,12 @@ def quote_missing_parts(
     vectors: SentenceVectors,
     embed_query: Callable[[str], np.ndarray],
     citable: set[int] | None = None,
+    known: frozenset[str] = frozenset(),
 ) -> tuple[CheckedAnswer, list[str]]:
     """``checked`` with a quote added for each part of ``question`` its supported sentences leave out (the
     passage sentence that best answers that part, of those stating the kind of fact it asks for), and the
-    parts quoted for. Unchanged when every part is addressed or no sentence answers a missing one."""
-    known = names_in(p.text for p in passages)
+    parts quoted for. Unchanged when every part is addressed or no sentence answers a missing one. ``known``: the
+    names the passages capitalise mid-sentence (:func:`~docchat.app.answer_type.names_in`)."""
     missing = unanswered_parts(question, [s.text for s in checked.sentences if s.supported], known)
     sentences, citations = list(checked.sentences), {c.number: c for c in checked.citations}
     said = {s.text.strip("“”") for s in sentences}

@@ -138,6 +138,10 @@ def test_source_prefix_filter(store, embedder) -> None:
     # a prefix that matches that file keeps every passage, in the same order; one that matches none keeps none
     assert [p.id for p in engine.retrieve(COLLAB, source_prefix="full-stack")] == [p.id for p in everything]
     assert engine.retrieve(COLLAB, source_prefix="no/such/folder") == []
+    answer = engine.ask(COLLAB, source_prefix="no/such/folder")  # refused before the model, and said why
+    assert answer.abstained and answer.notice == (
+        "No passage of the collection (or of the folder it was limited to) matches the question."
+    )
 
 
 def _ollama_engine(store: Settings, embedder, url: str) -> Engine:
