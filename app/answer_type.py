@@ -32,7 +32,7 @@ _TIME_Q = re.compile(
 )
 _QUANTITY_NOUNS = (
     r"(?:number|numbers|percentage|percent|share|proportion|fraction|size|price|cost|costs|salary|limit|length|"
-    r"amount|count|version|versions|speed|rate|capacity|population|revenue)"
+    r"amount|count|version|versions|speed|rate|capacity|population|revenue|port|ports|timeout)"
 )
 _QUANTITY_Q = re.compile(
     _LEAD + r"(?:how (?:many|much|long|big|large|old|often|fast|far|tall|high|heavy|small|wide|deep)\b"
@@ -64,6 +64,8 @@ _TIME_TEXT = re.compile(
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|\b{_NUMBER_WORDS}\b", re.I)  # not the 3 of "GPT-3", "mp3"
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
+_SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
 # NASA, CFPB, YouTube: a name even as a sentence's first word
 _MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
 # cx_Oracle, mod_wsgi, bottle.py, node.js: a code name, whatever its case
@@ -92,9 +94,9 @@ def _word(token: str) -> str:
 
 
 def _without_asked_numbers(text: str, question: str) -> str:
-    """``text`` without list numbering ("(3)") and the numbers the question holds ("Python 2" and "Python 3"
-    answer no "How long ...?" that asks about the move from Python 2 to Python 3)."""
-    text, asked = without_enumerators(text), set(_NUMBER.findall(question))
+    """``text`` without list numbering ("(3)", "Part 1", "Chapter 2") and the numbers the question holds ("Python
+    2" and "Python 3" answer no "How long ...?" that asks about the move from Python 2 to Python 3)."""
+    text, asked = _SERIES_POSITION.sub(" ", without_enumerators(text)), set(_NUMBER.findall(question))
     return _NUMBER.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
 
 

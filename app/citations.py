@@ -211,12 +211,33 @@ def asked_names(question: str) -> set[str]:
     return names
 
 
+def code_names(question: str) -> set[str]:
+    """The code-like names of a question, lower-cased: "Vue.js", "ASP.NET", "mod_wsgi", "bottle.py" (which
+    :func:`asked_names` leaves to the identifier checks); not versions ("2.7") or calls."""
+    tokens = {match.group().rstrip(".") for match in _KEY_TOKEN.finditer(question) if match.group()[:1].isalpha()}
+    return {token.lower() for token in tokens if "(" not in token and _CODE_IDENTIFIER.search(token)}
+
+
 def subject_names(question: str, passages: list[Passage]) -> set[str]:
-    """The names of the question's first clause (the one whose kind of fact is asked for) that some passage
-    lacks: a name every passage mentions ("Python" in a Python corpus) tells no passage apart."""
+    """The names of the question's first clause (the one whose kind of fact is asked for), code-like names
+    ("Vue.js") included, that some passage lacks: a name every passage mentions ("Python" in a Python corpus)
+    tells no passage apart."""
     clause = first_clause(question)
     texts = [mentioned_text([p]) for p in passages]
-    return {name for name in asked_names(clause) if not all(name in text for text in texts)}
+    return {name for name in asked_names(clause) | code_names(clause) if not all(name in text for text in texts)}
+
+
+def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[str], bool]) -> list[str]:
+    """The names of the question's first clause, when the answer's supported sentences mention none of them:
+    "TwilioQuest was created by Twilio." for "Which company created Vue.js?" answers another question, though
+    its cited passage names Vue.js. Names ``common`` to the collection ("Python" in a Python corpus) need not be
+    repeated and are not counted; empty when the answer mentions one of the others, or there are none. (The
+    engine asks this of questions for a name: a bare list of versions may answer "Which versions will the
+    update to the Full Stack Python Guide move to?")"""
+    clause = first_clause(question)
+    names = {name for name in asked_names(clause) | code_names(clause) if not common(name)}
+    said = " ".join(s.text for s in checked.sentences if s.supported).lower()
+    return [] if any(name in said for name in names) else sorted(names)
 
 
 def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage]) -> list[str]:

@@ -15,7 +15,9 @@ _REFERS_BACK = re.compile(
 )
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|his)\b", re.I)  # unresolved in a rewrite
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a model may copy into its rewrite
-_CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|why|how so)\b", re.I)
+# "Why not?", "And Flask?": a question that goes on from the last; "Why does Reddit use Python?" asks anew ("Why?" and
+# "Why is that?" read as follow-ups by having no subject or by "that").
+_CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|how so)\b", re.I)
 # Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
 # "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of" (but not "which one of").
 _NOT_BACK = re.compile(
@@ -27,7 +29,7 @@ _NOT_BACK = re.compile(
 
 def needs_context(question: str) -> bool:
     """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about',
-    or no subject at all ("When?", "Why?").
+    or no subject at all ("When?", "Why?"). "Why does a Java-only shop need Python?" stands on its own.
 
     A question that names its own subject stands on its own, however short ("What is the capital of Peru?"),
     and so does one whose "that", "there" or "one" refers to nothing before ("What is the name of the fork that

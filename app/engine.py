@@ -12,7 +12,7 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import expected_answer, names_in, states
+from docchat.app.answer_type import Expected, expected_answer, names_in, states
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -25,6 +25,7 @@ from docchat.app.citations import (
     unmentioned_names,
     unquoted_names,
     unsaid_names,
+    unstated_subject,
     without_invented_identifiers,
 )
 from docchat.app.condense import standalone_question
@@ -59,6 +60,9 @@ from docchat.core.answer_priority import answering
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
 
+# A name in this share of the collection's chunks or more is what the collection is about ("Python" is in a fifth of
+# Full Stack Python's chunks, "Django" in a sixth, "Flask" in a tenth): an answer need not repeat it.
+COMMON_NAME_SHARE = 0.15
 QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
@@ -294,6 +298,9 @@ class Engine:
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
         known = names_in(p.text for p in passages)  # names the passages write as names, for the checks below
 
+        def common(name: str) -> bool:  # a name the collection is about ("Python"), which answers need not repeat
+            return lexical.share_mentioning(name) >= COMMON_NAME_SHARE
+
         def answers(text: str) -> bool:
             return expected is None or states(text, expected, standalone, known)
 
@@ -312,6 +319,9 @@ class Engine:
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
+            elif expected is Expected.NAME and (unstated := unstated_subject(question, checked, common)):
+                notice = f"The model's answer does not mention {' or '.join(unstated)}, which the question asks " \
+                    "about; these are direct quotes instead."  # fmt: skip
             else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
                 checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
                                                           self.embedder.embed_query, citable, known)  # fmt: skip

@@ -596,6 +596,35 @@ def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) ->
     assert quoted.citations[0].quote == f"{dropbox} {hired}"
 
 
+def test_an_answer_that_never_names_what_the_question_asks_about_becomes_quotes(store, embedder) -> None:
+    """ "Which company created Vue.js?" (fresh, tenth session) was answered "TwilioQuest was created by Twilio.",
+    cited to a passage that names Vue.js: supported, with a name in it, about something else. An answer to a
+    question for a name, date or number must mention one of the question's own names ("Flask" here)."""
+    question = "Which company open sourced Flask-RESTful?"
+    answer = _ask_with_reply(store, embedder, question, "Netflix wrote a 2019 update for PyCon US. [1]")
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert answer.notice.startswith("The model's answer does not mention flask"), answer.notice
+    assert "Twilio" in answer.sentences[1].text and "Flask-RESTful" in answer.sentences[1].text  # the best quote
+    answer = _ask_with_reply(store, embedder, question, "Twilio open sourced the Flask-RESTful framework. [1]")
+    assert answer.mode == "generated" and not answer.notice, answer.to_dict()
+
+
+def test_names_the_collection_is_about_need_not_be_repeated() -> None:
+    from docchat.app.citations import CheckedAnswer, unstated_subject
+    from docchat.app.schema import AnswerSentence
+
+    def unstated(question: str, answer: str, common: tuple[str, ...] = ()) -> list[str]:
+        checked = CheckedAnswer([AnswerSentence(answer, [1], True)], [], 1, 1)
+        return unstated_subject(question, checked, lambda name: name in common)
+
+    assert unstated("Which company created Vue.js?", "TwilioQuest was created by Twilio.") == ["vue.js"]
+    assert unstated("Which company created Vue.js?", "Vue.js was created by Evan You.") == []
+    assert unstated("When did Python 2.7 reach its end of life?", "On January 1, 2020.", ("python",)) == []
+    assert unstated("When did Python 2.7 reach its end of life?", "On January 1, 2020.") == ["python"]
+    assert unstated("Who maintains Sanic for MagicStack?", "Sanic is run by its community.") == []  # one is enough
+    assert unstated("When was it released, and by Mozilla?", "It was released in 2019.") == []  # first clause only
+
+
 def test_a_quote_for_the_fact_asked_for_must_be_about_what_the_question_names(embedder) -> None:
     """ "Which version of Mako added Python 3 support?" (fresh, eighth session) was answered with "16.04 is the
     first Ubuntu release to include Python 3" from another passage: a number, but not Mako's. A quote that

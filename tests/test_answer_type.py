@@ -18,6 +18,7 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("How long does a deploy take, and who approves it?", Expected.QUANTITY),  # the first clause decides
         ("What's the memory limit of a free dyno?", Expected.QUANTITY),
         ("Which version of Node.js does the tool need?", Expected.QUANTITY),
+        ("What port does Sanic listen on by default?", Expected.QUANTITY),  # a port is a number
         ("Who maintains the requests library?", Expected.NAME),
         ("Whose style guide does the page recommend?", Expected.NAME),
         ("Which company acquired the startup?", Expected.NAME),
@@ -49,6 +50,8 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Most of the code base is Python.", Expected.QUANTITY, "How much of it is Python?", True),
         ("They run 40 servers.", Expected.QUANTITY, "How many servers?", True),
         ("They run a fleet of servers.", Expected.QUANTITY, "How many servers?", False),
+        ("Instrumenting Sanic Applications, Part 1 adds monitoring.", Expected.QUANTITY, "What port?", False),
+        ("Sanic listens on port 8000.", Expected.QUANTITY, "What port?", True),
         ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", True),
         ("Caddy is a relatively new web server.", Expected.NAME, "Who created Caddy?", False),  # only Caddy
         ("The library was written by Kenneth Reitz.", Expected.NAME, "Who wrote requests?", True),

@@ -52,6 +52,8 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Which company makes the tool that Reddit uses?",
         "Is there a tutorial on building a Slack bot with Python?",
         "Which website is one of the largest sites to use Python?",
+        "Why does a Java-only shop using WebSphere need Python?",  # glued to "What does an SSG do?" in a new chat
+        "Why is the sky blue?",
     ):
         llm = FixedRewrite("Which website uses Python in Peru?")
         assert standalone_question(question, HISTORY, llm) == question
@@ -64,6 +66,10 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Is there a page on that?",
         "Where does the second one work?",
         "Which one of the two is faster?",
+        "Why?",
+        "Why is that?",
+        "Why not Flask?",
+        "And the backend?",
     )
     for question in follow_ups:
         assert standalone_question(question, HISTORY, None) != question  # still read as follow-ups

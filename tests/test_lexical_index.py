@@ -70,6 +70,9 @@ def test_ingest_updates_the_index_in_place(
     store = open_collection(open_client(settings), settings.store.collection, embedder.name, embedder.dimension)
     assert "Zyxwvut" in store.get(ids=[hit])["documents"][0]
     assert index.search("nginx", 5, index.sources_with_prefix(ADDED))
+    # how much of the collection mentions a name: one edited chunk, most of them, none
+    assert index.share_mentioning("Zyxwvut") == pytest.approx(1 / len(ids))
+    assert index.share_mentioning("Python") > 0.5 and index.share_mentioning("Odoo") == 0.0
     assert not index.search("nginx", 5, index.sources_with_prefix(PAGES[0]))
 
     # A warm re-run changes nothing, so it does not even open the index for writing.

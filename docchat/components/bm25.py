@@ -231,6 +231,15 @@ class LexicalIndex:
         searcher = self._searcher
         return bool(terms) and searcher is not None and all(searcher.doc_freq("terms", t) == 0 for t in terms)
 
+    def share_mentioning(self, word: str) -> float:
+        """The share of the collection's chunks that hold ``word`` (0..1; 0 when there is no index to ask):
+        "Python" is in a fifth of a Python site's chunks, "Vue.js" in few."""
+        terms = words.terms([word])[0]
+        searcher = self._searcher
+        if not terms or searcher is None or not searcher.num_docs:
+            return 0.0
+        return max(searcher.doc_freq("terms", t) for t in terms) / searcher.num_docs
+
     def _idf(self, term: str) -> float:
         count = self._searcher.num_docs
         df = self._searcher.doc_freq("terms", term)
