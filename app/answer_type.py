@@ -3,8 +3,9 @@
 "When ...?" asks for a time, "How many ...?" for a quantity, "Who ...?" or "Which company ...?",
 "What is X called?" or "What's the name of ...?" for a name. A reply to such a question that states no
 time, quantity or name does not answer it, however close its sentences are to the question's topic
-("Caddy is a web server created in 2015" for "Who created Caddy?" states a time, not a name). Questions of
-other shapes ("What is ...?", "Which topics ...?", yes/no) expect no particular kind and are not checked.
+("Caddy is a web server created in 2015" for "Who created Caddy?" states a time, not a name), and "Is uWSGI
+faster than Gunicorn?" asks for a comparison ("than", or "faster"). Questions of other shapes ("What is
+...?", "Which topics ...?", other yes/no questions) expect no particular kind and are not checked.
 Only the question's first clause is read: "When was X released, and which ...?" expects a time.
 """
 
@@ -23,6 +24,7 @@ class Expected(StrEnum):
     TIME = "a date or time"
     QUANTITY = "a number or amount"
     NAME = "a name"
+    COMPARISON = "a comparison"
 
 
 _LEAD = r"^(?:(?:and|so|but|also|then|ok|okay|well)[, ]+)?"
@@ -46,6 +48,15 @@ _NAME_NOUNS = (
 _NAME_Q = re.compile(
     _LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?:'s)?(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b"
     r"|what(?:'s| is| are| was| were)\b.* called $)"  # "What is its source file called?"
+)
+# "Is uWSGI faster than Gunicorn?", "Does Google use Python more than Java?" (not "languages other than Python")
+_COMPARATIVES = (
+    r"more|less|fewer|better|worse|easier|harder|faster|slower|bigger|smaller|larger|newer|older|cheaper|simpler|"
+    r"lighter|heavier|safer|higher|lower|stronger|weaker|quicker|longer|shorter"
+)
+_COMPARISON_Q = re.compile(  # not "languages other than Python", nor "more than 100" (a number to compare with)
+    rf"\b({_COMPARATIVES})(?: [\w-]+){{0,3}}? than (?!\d)"
+    r"|\b((?!(?:other|rather|either|whether|ever|never|under|over)\b)\w+er) than (?!\d)"
 )
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
@@ -85,7 +96,7 @@ def expected_answer(question: str) -> Expected | None:
     for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
         if pattern.search(clause):
             return kind
-    return None
+    return Expected.COMPARISON if _COMPARISON_Q.search(clause) else None
 
 
 def _word(token: str) -> str:
@@ -123,6 +134,10 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         return bool(_TIME_TEXT.search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
         return bool(_QUANTITY_TEXT.search(_without_asked_numbers(text, question)))
+    if expected is Expected.COMPARISON:  # "than", or the question's own comparative ("faster")
+        asked = _COMPARISON_Q.search(" ".join(question.lower().split()))
+        words = {"than", asked.group(1) or asked.group(2)} if asked else {"than"}
+        return any(_word(word).lower() in words for word in _WORD.findall(text))
     asked = {_word(word).lower() for word in _WORD.findall(question)}
     words = [_word(word) for word in _WORD.findall(text)]
     return any(

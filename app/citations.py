@@ -154,12 +154,15 @@ def key_facts(sentence: str) -> set[str]:
 
 def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
     """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``. A number must be there
-    as a number: the 3 of "version 3" is not in "2013", "mp3" or a list's "(3)"."""
+    as a number: the 3 of "version 3" is not in "2013", "mp3" or a list's "(3)"; a name as a word: the Go of
+    "GoCD is written in Go." is not in "GoCD" ("Python's" holds Python)."""
     haystack = without_enumerators(f"{passage}\n{question}").lower()
     tokens = {token.rstrip(".") for token in _KEY_TOKEN.findall(haystack)}
 
     def present(fact: str) -> bool:
-        return fact in tokens if _NUMBER.fullmatch(fact) else fact in haystack
+        if _NUMBER.fullmatch(fact):
+            return fact in tokens
+        return re.search(rf"(?<!\w){re.escape(fact)}(?!\w)", haystack) is not None
 
     return {fact for fact in key_facts(without_enumerators(sentence)) if not present(fact)}
 
@@ -232,8 +235,8 @@ def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[st
     "TwilioQuest was created by Twilio." for "Which company created Vue.js?" answers another question, though
     its cited passage names Vue.js. Names ``common`` to the collection ("Python" in a Python corpus) need not be
     repeated and are not counted; empty when the answer mentions one of the others, or there are none. (The
-    engine asks this of questions for a name: a bare list of versions may answer "Which versions will the
-    update to the Full Stack Python Guide move to?")"""
+    engine does not ask this of questions for a date or number: "Ubuntu 18.04, Ansible 2.5.1" may answer
+    "Which versions will the update to the Full Stack Python Guide move to?")"""
     clause = first_clause(question)
     names = {name for name in asked_names(clause) | code_names(clause) if not common(name)}
     said = " ".join(s.text for s in checked.sentences if s.supported).lower()

@@ -50,6 +50,7 @@ from docchat.app.retrieve import hybrid_search
 from docchat.app.schema import Answer, Event, Final, Mode, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
 from docchat.app.small_talk import small_talk
+from docchat.app.yes_no import without_contradicted_opening
 from docchat.components.bm25 import LexicalIndex, LexicalIndexCache
 from docchat.components.embedding import Embedder, make_embedder
 from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
@@ -63,6 +64,8 @@ from docchat.core.settings import Settings
 # A name in this share of the collection's chunks or more is what the collection is about ("Python" is in a fifth of
 # Full Stack Python's chunks, "Django" in a sixth, "Flask" in a tenth): an answer need not repeat it.
 COMMON_NAME_SHARE = 0.15
+# Questions a bare date or number answers ("January 1, 2020."): their answers need not name the question's subject.
+_TERSE = (Expected.TIME, Expected.QUANTITY)
 QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."
 
 
@@ -277,7 +280,7 @@ class Engine:
         finally:
             stream.close()  # type: ignore[attr-defined]
         timings["generate"] = time.perf_counter() - generation_started
-        generated = without_layout("".join(pieces), passages)
+        generated = without_contradicted_opening(without_layout("".join(pieces), passages))
         if held and not is_refusal(generated):  # e.g. a reply that is just "No": it was not the marker after all
             yield Token(held)
 
@@ -319,9 +322,10 @@ class Engine:
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
-            elif expected is Expected.NAME and (unstated := unstated_subject(question, checked, common)):
+            elif expected not in _TERSE and (unstated := unstated_subject(question, checked, common)):
                 notice = f"The model's answer does not mention {' or '.join(unstated)}, which the question asks " \
                     "about; these are direct quotes instead."  # fmt: skip
+                about = about | set(unstated)  # and so must the quotes
             else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
                 checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
                                                           self.embedder.embed_query, citable, known)  # fmt: skip

@@ -737,6 +737,9 @@ def test_key_facts_are_numbers_identifiers_and_names() -> None:
     assert missing_facts("TwilioQuest was built with Vue.js version 3.", passage) == {"3"}
     assert missing_facts("(3) TwilioQuest was launched in 2013.", passage) == set()
     assert missing_facts("It needs Python 3.", "It needs Python 3 or newer.") == set()
+    # a name must be there as a word: "Go" is not in "GoCD" (fresh, tenth session: "GoCD is written in Go.")
+    assert missing_facts("GoCD is written in Go.", "GoCD is a continuous integration server.") == {"go"}
+    assert missing_facts("Django's ORM maps tables.", "The ORM of Django's framework maps tables.") == set()
 
 
 def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() -> None:

@@ -34,6 +34,12 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("Which topics does the chapter cover?", None),
         ("Does Flask ship an ORM?", None),
         ("Why do teams pick Go for services?", None),
+        ("Is Bottle faster than Flask for small apps?", Expected.COMPARISON),
+        ("Does the bank write more Go than Java?", Expected.COMPARISON),
+        ("Is Peewee easier to learn than SQLAlchemy?", Expected.COMPARISON),
+        ("Can it run languages other than Python?", None),  # "other than" compares nothing
+        ("Is there a web server other than Nginx on the page?", None),
+        ("Are there more than 100 posts?", None),  # a number to compare with, not a comparison
     ],
 )
 def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected | None) -> None:
@@ -50,6 +56,9 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Most of the code base is Python.", Expected.QUANTITY, "How much of it is Python?", True),
         ("They run 40 servers.", Expected.QUANTITY, "How many servers?", True),
         ("They run a fleet of servers.", Expected.QUANTITY, "How many servers?", False),
+        ("Flask is slower than Bottle.", Expected.COMPARISON, "Is Bottle faster than Flask?", True),
+        ("Bottle is faster.", Expected.COMPARISON, "Is Bottle faster than Flask?", True),
+        ("Bottle is a single-file framework.", Expected.COMPARISON, "Is Bottle faster than Flask?", False),
         ("Instrumenting Sanic Applications, Part 1 adds monitoring.", Expected.QUANTITY, "What port?", False),
         ("Sanic listens on port 8000.", Expected.QUANTITY, "What port?", True),
         ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", True),
