@@ -124,6 +124,35 @@ def names_in(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def opening_name(sentence: str, known: frozenset[str] = frozenset()) -> str | None:
+    """The name among a sentence's first three words, lower-cased, with the capitalised words that follow it:
+    its subject, mostly ("NASA uses ...", "The CIA uses ...", "(3) Netflix uses ...", "The Python Software
+    Foundation is ..."). The first word counts as at :func:`states`: when its letters mark it as a name or it is
+    one of the ``known`` names. None when the sentence opens otherwise ("I gave this talk to Ubiquity.VC ...")."""
+    words = [_word(token) for token in _WORD.findall(without_enumerators(sentence))]
+    for position, word in enumerate(words[:3]):
+        if not word[:1].isupper() or word.lower() in STOPWORDS:
+            continue
+        if position > 0 or _MARKED_NAME.fullmatch(word) or word.lower() in known:
+            phrase = [word]
+            for following in words[position + 1 :]:
+                if not following[:1].isupper():
+                    break
+                phrase.append(following)
+            return " ".join(phrase).lower()
+    return None
+
+
+def same_name(name: str, other: str) -> bool:
+    """Whether two names (as :func:`opening_name` gives them) name the same thing: one holds the other ("apache",
+    "apache http server") or is its initials ("psf", "python software foundation")."""
+
+    def initials(phrase: str) -> str:
+        return "".join(word[0] for word in phrase.split()) if " " in phrase else ""
+
+    return name in other or other in name or name == initials(other) or other == initials(name)
+
+
 def states(text: str, expected: Expected, question: str = "", known: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a fact of the ``expected`` kind that the question does not hold: a name, or a
     number, the question already holds is no answer ("Uber's tech stack ..." names no one new for "Which

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docchat.app.answer_type import first_clause
+from docchat.app.answer_type import first_clause, names_in, opening_name, same_name
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import split_sentences
 from docchat.components.words import STOPWORDS, content_words, without_enumerators
@@ -35,10 +35,12 @@ from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SOURCES = r"(?:passages?|documents?|text|context|sources?|excerpts?)"
-# "According to the passages, X" -> "X": the claim is X.
+# "According to the passages, X" -> "X", "The passage states that "X"" -> "X": the claim is X.
 META_PREFIX = re.compile(
-    rf"^(?:according to|based on|as (?:stated|mentioned|described) in|from|in) (?:the |these |this )?{_SOURCES}"
-    r"(?: (?:provided|above|given))?\s*,\s*",
+    rf"^(?:(?:according to|based on|as (?:stated|mentioned|described) in|from|in) (?:the |these |this )?{_SOURCES}"
+    r"(?: (?:provided|above|given))?\s*,\s*"
+    rf"|(?:the|these|this) (?:\w+ )?{_SOURCES} (?:states?|says?|mentions?|explains?|notes?)"
+    r"(?: that\b|\s*:|(?=\s*[\"“])))\s*[\"“]?",
     re.I,
 )
 # "The passage mentioning ... is." talks about the passages, not the world: not an answer, dropped.
@@ -49,6 +51,12 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
 # Code identifiers and versions a question can ask about: snake_case, dotted.names (not "e.g."), 3.11, call().
 _CODE_IDENTIFIER = re.compile(r"_|[A-Za-z0-9]{2,}\.[A-Za-z0-9]|[A-Za-z0-9]\.[A-Za-z0-9]{2,}|\d\.\d|\(\)")
+# A sentence that leans on the one before: it opens with a pronoun ("They also hired ...") or a description ("The
+# project is ..."), or speaks of "it".
+_REFERS_BACK = re.compile(
+    r"^\W*(?:\(\d+\)\s*)?(?:(?i:they|their|them|it|its|he|she|his|her|such|both)\b|(?i:the|this|that|these|those)\b"
+    r"(?! [A-Z]))|\b(?i:it|its)\b"
+)
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -253,10 +261,14 @@ def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage
     return sorted(name for name in names if name not in said)
 
 
-def sentence_window(passage: Passage, sentences: list[str], index: int) -> str:
+def sentence_window(passage: Passage, sentences: list[str], index: int, *, leaning: bool = False) -> str:
     """Where the names of ``passage``'s sentence ``index`` count as said, lower-cased: the passage's title and
-    heading, the sentence before it and the sentence itself."""
-    return "\n".join([passage.title, passage.heading, *sentences[max(0, index - 1) : index + 1]]).lower()
+    heading, the sentence before it and the sentence itself. With ``leaning``, the sentence before only when this
+    one refers back to it ("They hired ...", "The project is ...", "Version 0.3 of it ..."): "NASA uses Python
+    extensively." names its own subject, and the CIA of the sentence before is not what it is about."""
+    sentence = sentences[index]
+    before = sentences[index - 1] if index and (not leaning or _REFERS_BACK.search(sentence)) else ""
+    return "\n".join([passage.title, passage.heading, before, sentence]).lower()
 
 
 def mentioned_text(passages: Iterable[Passage]) -> str:
@@ -302,6 +314,8 @@ def check_answer(
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
         text = META_PREFIX.sub("", text).strip(" …")  # the model copies the "…" that join trimmed passage sentences
+        if text.count('"') % 2:  # the quotation mark left of a quote the model opened in another sentence
+            text = text.replace('"', "").strip()
         said = " ".join(re.findall(r"\w+", text.lower()))
         if text and not META_SUBJECT.match(text) and said not in seen:  # a sentence said twice is said once
             seen.add(said)
@@ -313,6 +327,24 @@ def check_answer(
     sentences: list[AnswerSentence] = []
     quotes: dict[int, str] = {}
     claims = supported = 0
+
+    known = names_in(p.text for p in passages)
+
+    def new_subject(text: str, number: int, index: int) -> bool:
+        """Whether ``text`` opens with a name that passage ``number`` says nothing of where its support says it:
+        "The CIA uses Python extensively." made from "NASA uses Python extensively." (sentence ``index``; the CIA
+        is named only in the sentence before, which that one does not refer back to). Any sentence of the
+        passage that is as close to ``text`` and holds the name near it will do."""
+        subject, group = opening_name(text, known), per_passage[number - 1]
+        support = opening_name(group[index], known)
+        if subject is None or support is None or same_name(subject, support):
+            return False
+        close = [i for i, s in enumerate(group) if float(np.dot(vectors[text], vectors[s])) >= thresholds.similarity]
+        said = [opening_name(group[i], known) or "" for i in close]
+        if any(same_name(subject, name) for name in said if name):  # another close sentence is about it
+            return False
+        windows = (sentence_window(passages[number - 1], group, i, leaning=True) for i in {index, *close})
+        return not any(re.search(rf"(?<!\w){re.escape(subject)}(?!\w)", near) for near in windows)
 
     def support(text: str, number: int) -> tuple[bool, float, int]:
         group = per_passage[number - 1]
@@ -326,6 +358,7 @@ def check_answer(
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
+        ok = ok and not new_subject(text, number, best)
         return ok, strength, best
 
     def swapped(text: str, claimed: set[str], number: int, index: int) -> bool:

@@ -50,8 +50,9 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
     """A question that can be retrieved on its own: unchanged unless it refers back; then rewritten by ``llm``
     (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite:
-    one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, or
-    an answer instead of a question ("And the backend?" rewritten to "The backend is the server-side ...")."""
+    one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, an
+    earlier question repeated, or an answer instead of a question ("And the backend?" rewritten to "The backend
+    is the server-side ...")."""
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)
@@ -70,5 +71,8 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
         return fallback
     conversation = content_words(" ".join(turn["content"] for turn in history))
     if not (said - asked) & conversation:
+        return fallback
+    earlier = (content_words(turn["content"]) for turn in history if turn.get("role") == "user")
+    if any(said == words for words in earlier):  # an earlier question repeated: "Who did they hire?" lost its "who"
         return fallback
     return rewritten

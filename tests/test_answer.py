@@ -545,6 +545,30 @@ def test_a_name_put_in_place_of_the_one_the_supporting_sentence_says_is_not_supp
     before = check_answer("Dropbox hired Guido van Rossum for a period of time [2].", passages, vectors,
                           question="Which company did Dropbox hire Guido van Rossum at?")  # fmt: skip
     assert before.supported == 1, before.text()
+    # A name the question does not hold, put in the supporting sentence's subject's place (fresh, tenth session:
+    # "The CIA uses Python extensively ..." for "Which intelligence agencies use Python?"): the CIA is named in
+    # the sentence before, which "NASA uses ..." does not refer back to.
+    subject = check_answer("The CIA uses Python extensively and open sources much of its software [1].", passages,
+                           vectors, question="Which intelligence agencies use Python?")  # fmt: skip
+    assert subject.supported == 0 and not subject.citations, subject.text()
+    # "The project ..." refers back: Collab, named in the sentence before, is what it is about
+    collab = "Collab by the CFPB is a corporate intranet. The project is in use by thousands of CFPB employees."
+    described = check_answer("Collab is in use by thousands of CFPB employees [1].", [_passage(1, collab, 0.9)],
+                             vectors, question="How many people use Collab?")  # fmt: skip
+    assert described.supported == 1, described.text()
+
+
+def test_the_passage_states_that_is_not_part_of_the_claim(embedder) -> None:
+    """ "The passage states that "Collab by ... organizations. … The project ..." [1]" (fresh, tenth session) was
+    dropped as a sentence about the passages, and the next one kept its closing quotation mark."""
+    from docchat.app.citations import SentenceVectors, check_answer
+
+    collab = "Collab by the CFPB is a corporate intranet for large organizations. The project is in use by thousands."
+    checked = check_answer('The passage states that "Collab by the CFPB is a corporate intranet for large '
+                           'organizations. The project is in use by thousands." [1]', [_passage(1, collab, 0.9)],
+                           SentenceVectors(embedder.embed), question="What is Collab?")  # fmt: skip
+    assert checked.supported == 2, checked.text()
+    assert checked.text().startswith("Collab by the CFPB") and '"' not in checked.text(), checked.text()
 
 
 def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:

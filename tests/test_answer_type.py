@@ -155,3 +155,16 @@ def test_quotes_that_name_none_of_what_was_asked_about() -> None:
     assert unquoted_names("Which web framework does it use?", websphere) == []  # the question names nothing
     under_heading = quoting("It runs a large Python monolith.", heading="Large companies > Reddit")
     assert unquoted_names("Which web framework is Reddit built on?", under_heading) == []
+
+
+def test_the_name_a_sentence_opens_with() -> None:
+    from docchat.app.answer_type import opening_name, same_name
+
+    assert opening_name("NASA uses Python extensively.") == "nasa"  # its letters mark it
+    assert opening_name("The CIA uses Python.") == "cia"
+    assert opening_name("(3) Netflix uses Python.", frozenset({"netflix"})) == "netflix"  # a name the passages use
+    assert opening_name("Caddy is a web server.") is None  # a capitalised first word alone is no name
+    assert opening_name("The Python Software Foundation is a non-profit.") == "python software foundation"
+    assert opening_name("I gave this talk to Ubiquity.VC founders.") is None  # no name among the first words
+    assert same_name("psf", "python software foundation") and same_name("apache", "apache http server")
+    assert not same_name("cia", "nasa")

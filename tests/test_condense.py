@@ -98,3 +98,17 @@ def test_a_rewrite_that_answers_instead_of_asking_falls_back() -> None:
     assert standalone_question("And the backend?", history, answer) == "What is the frontend? And the backend?"
     question = FixedRewrite("What is the backend, compared with the frontend?")
     assert standalone_question("And the backend?", history, question) == question.text
+
+
+def test_a_rewrite_that_repeats_an_earlier_question_falls_back() -> None:
+    """Fresh, tenth session: "Who did they hire?" after "Which company hired well-known Python core contributors?"
+    came back as that question, word for word: what the new one asks ("who") was lost."""
+    history = [
+        {"role": "user", "content": "Which company hired well-known Python core contributors?"},
+        {"role": "assistant", "content": "Dropbox [1]."},
+    ]
+    llm = FixedRewrite("Which company hired well-known Python core contributors?")
+    rewritten = standalone_question("Who did they hire?", history, llm)
+    assert rewritten == f"{history[0]['content']} Who did they hire?"
+    good = "Which Python core contributors did Dropbox hire?"
+    assert standalone_question("Who did they hire?", history, FixedRewrite(good)) == good
