@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from docchat.app.prompt import condense_messages
+from docchat.app.prompt import condense_messages, refusal_text
 from docchat.components.llm.backends import ChatLLM
 from docchat.components.words import content_words
 
@@ -18,6 +18,13 @@ _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # citation markers a model 
 # "Why not?", "And Flask?": a question that goes on from the last; "Why does Reddit use Python?" asks anew ("Why?" and
 # "Why is that?" read as follow-ups by having no subject or by "that").
 _CONTINUES = re.compile(r"^\s*(and|or|but|so|what about|how about|why not|how so)\b", re.I)
+# "And what's the capital of France?": a whole question after the connective stands or falls on its own words
+_CONNECTIVE = re.compile(r"^\s*(?:and|or|but|so|also|then)\b[\s,]*", re.I)
+_WHOLE_QUESTION = re.compile(
+    r"^(?!what about\b|how about\b)(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|does|do|did|can|"
+    r"could|should|would|will|has|have)\b",
+    re.I,
+)
 # Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
 # "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of" (but not "which one of").
 _NOT_BACK = re.compile(
@@ -28,15 +35,33 @@ _NOT_BACK = re.compile(
 
 
 def needs_context(question: str) -> bool:
-    """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about',
-    or no subject at all ("When?", "Why?"). "Why does a Java-only shop need Python?" stands on its own.
+    """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about'
+    (unless a whole question follows the 'and': "And what's the capital of France?"), or no subject at all
+    ("When?", "Why?"). "Why does a Java-only shop need Python?" stands on its own.
 
     A question that names its own subject stands on its own, however short ("What is the capital of Peru?"),
     and so does one whose "that", "there" or "one" refers to nothing before ("What is the name of the fork that
     added Python 3 support?", "Is there a tutorial on Slack bots?", "Which is one of the largest sites?").
     """
+    rest = _CONNECTIVE.sub("", question, count=1)
+    if rest != question and _WHOLE_QUESTION.match(rest):
+        question = rest  # "And who won the World Cup in 2018?" asks anew; "And the backend?" goes on
     words = _NOT_BACK.sub(" ", question)
     return bool(_REFERS_BACK.search(words) or _CONTINUES.match(question) or not content_words(question))
+
+
+def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``history`` without the exchanges docchat refused: "Which web frameworks can it run?" after an off-topic
+    "What about the weather in Paris?" refers to the question before that one."""
+    refused = refusal_text().strip()
+    kept: list[dict[str, str]] = []
+    for turn in history:
+        was_refused = turn.get("role") == "assistant" and turn["content"].strip() == refused
+        if was_refused and kept and kept[-1]["role"] == "user":
+            kept.pop()
+            continue
+        kept.append(turn)
+    return kept
 
 
 def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
@@ -53,6 +78,7 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
     one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, an
     earlier question repeated, or an answer instead of a question ("And the backend?" rewritten to "The backend
     is the server-side ...")."""
+    history = answered_turns(history)
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)

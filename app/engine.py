@@ -28,7 +28,7 @@ from docchat.app.citations import (
     unstated_subject,
     without_invented_identifiers,
 )
-from docchat.app.condense import standalone_question
+from docchat.app.condense import answered_turns, standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
 from docchat.app.overview import asks_for_overview, describe_collection
@@ -211,7 +211,8 @@ class Engine:
         question = (question or "").strip()
         if not question:
             raise DocchatError("Ask a question: the text is empty.")
-        history = recent_history(_checked_history(history or []), self.settings.answer.history_turns,
+        # the last turns, leaving out exchanges docchat refused (an off-topic question holds nothing to refer to)
+        history = recent_history(answered_turns(_checked_history(history or [])), self.settings.answer.history_turns,
                                  self.settings.answer.history_turn_chars)  # fmt: skip
         started = time.perf_counter()
         chat = small_talk(question)

@@ -116,6 +116,12 @@ def test_follow_up_resolves_against_history(store, embedder, llm) -> None:
     assert answer.retrieved[0].heading.endswith("Government agencies")
     # without the history the same words do not find it first: the history is what resolved "it"
     assert "Collab" not in alone[0].text
+    # two refused off-topic exchanges since (fresh, tenth session) hold nothing to refer to and fill no turn
+    from docchat.app.prompt import refusal_text
+
+    for off_topic in ("What about the weather in Paris?", "What is the capital of Peru?"):
+        history += [{"role": "user", "content": off_topic}, {"role": "assistant", "content": refusal_text()}]
+    assert "Collab" in engine.ask("Who built it?", history).standalone_question
 
 
 def test_an_earlier_reply_of_quotes_reaches_the_model_as_plain_sentences(store, embedder, llm) -> None:

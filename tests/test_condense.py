@@ -112,3 +112,31 @@ def test_a_rewrite_that_repeats_an_earlier_question_falls_back() -> None:
     assert rewritten == f"{history[0]['content']} Who did they hire?"
     good = "Which Python core contributors did Dropbox hire?"
     assert standalone_question("Who did they hire?", history, FixedRewrite(good)) == good
+
+
+def test_a_whole_question_after_and_stands_on_its_own() -> None:
+    """Fresh, tenth session: "And what's the capital of France?" after "What is Gunicorn?" was glued to it."""
+    llm = FixedRewrite("What is the capital of Gunicorn?")
+    for question in ("And what's the capital of France?", "So what is a good pizza recipe?"):
+        assert standalone_question(question, HISTORY, llm) == question
+    assert llm.calls == 0
+    for question in ("And the backend?", "And how does it work?", "But which one is faster?", "And what about Flask?"):
+        assert standalone_question(question, HISTORY, None) != question  # still follow-ups
+
+
+def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None:
+    """Fresh, tenth session: "Which web frameworks can it run?" after an off-topic question (refused) was glued to
+    that question and refused too; it refers to Gunicorn, asked before."""
+    from docchat.app.prompt import refusal_text
+
+    history = [
+        {"role": "user", "content": "What is Gunicorn?"},
+        {"role": "assistant", "content": "Gunicorn is a WSGI server [1]."},
+        {"role": "user", "content": "What about the weather in Paris?"},
+        {"role": "assistant", "content": refusal_text()},
+    ]
+    rewritten = standalone_question("Which web frameworks can it run?", history, None)
+    assert rewritten == "What is Gunicorn? Which web frameworks can it run?"
+    assert standalone_question("Which web frameworks can it run?", history[2:], None) == (
+        "Which web frameworks can it run?"  # nothing but a refused exchange before: nothing to refer to
+    )
