@@ -124,6 +124,18 @@ def names_in(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def names_given(answer: str, texts: Iterable[str]) -> frozenset[str]:
+    """The capitalised words of a model's ``answer`` that ``texts`` (the passages) hold, and only capitalised,
+    lower-cased: the names it gives, wherever they stand ("Many" is no name where the passages also say "many").
+    Asked "Which company uses Python for chaos engineering tests?", the 0.5B said "Netflix", which the passages
+    write only at a sentence's start ("(3) Netflix uses Python ...")."""
+    held = [_word(word) for text in texts for word in _WORD.findall(text)]
+    capitalised = {word.lower() for word in held if word[:1].isupper()}
+    lowered = {word for word in held if word[:1].islower()}
+    given = {_word(word).lower() for word in _WORD.findall(answer) if word[:1].isupper()}
+    return frozenset(word for word in given if word in capitalised and word not in lowered and word not in STOPWORDS)
+
+
 def opening_name(sentence: str, known: frozenset[str] = frozenset()) -> str | None:
     """The name among a sentence's first three words, lower-cased, with the capitalised words that follow it:
     its subject, mostly ("NASA uses ...", "The CIA uses ...", "(3) Netflix uses ...", "The Python Software

@@ -12,7 +12,7 @@ from typing import Any
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import Expected, expected_answer, names_in, states
+from docchat.app.answer_type import Expected, expected_answer, names_given, names_in, states
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -300,7 +300,8 @@ class Engine:
         citable = on_topic(passages, self.settings.answer.cite_window)
         expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
-        known = names_in(p.text for p in passages)  # names the passages write as names, for the checks below
+        # names the passages write as names, and those of the model's answer they hold, for the checks below
+        known = names_in(p.text for p in passages) | names_given(generated, (p.text for p in passages))
 
         def common(name: str) -> bool:  # a name the collection is about ("Python"), which answers need not repeat
             return lexical.share_mentioning(name) >= COMMON_NAME_SHARE

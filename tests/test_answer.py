@@ -271,6 +271,15 @@ def test_an_answer_without_the_kind_of_fact_asked_for_becomes_quotes_that_state_
     assert answer.notice.startswith("The model's answer does not state a name, which the question asks for")
 
 
+def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(store, embedder) -> None:
+    """Fresh, tenth session: the 0.5B answered "Which company uses Python for chaos engineering tests?" with
+    "Netflix" alone (not a claim to check), and the passages write Netflix only at a sentence's start, where a
+    capitalised word is no name by itself: docchat refused. The name the model gave counts."""
+    answer = _ask_with_reply(store, embedder, "Which company uses Python for chaos engineering tests?", "Netflix")
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert "Netflix uses Python" in answer.answer
+
+
 @pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
 def test_a_question_for_a_date_the_passages_never_state_is_refused(store, embedder, reply) -> None:
     """Whatever the model replies (an answer without a date, or its refusal quoted by the default profile's

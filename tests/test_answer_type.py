@@ -168,3 +168,12 @@ def test_the_name_a_sentence_opens_with() -> None:
     assert opening_name("I gave this talk to Ubiquity.VC founders.") is None  # no name among the first words
     assert same_name("psf", "python software foundation") and same_name("apache", "apache http server")
     assert not same_name("cia", "nasa")
+
+
+def test_the_names_a_models_answer_gives() -> None:
+    from docchat.app.answer_type import names_given
+
+    passages = ["(3) Netflix uses Python to run chaos engineering tests.", "Many teams glue code. So do many more."]
+    assert names_given("Netflix", passages) == {"netflix"}  # only ever capitalised in the passages
+    assert names_given("Many teams use Python at Netflix.", passages) == {"netflix", "python"}  # not "many"
+    assert names_given("Spotify", passages) == set()  # not in the passages
