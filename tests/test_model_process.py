@@ -7,6 +7,7 @@ so a tiny HTTP server that kills itself with SIGILL on its first generation play
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -79,6 +80,8 @@ def test_models_check_generates_in_a_child_process_and_exits_0(tmp_path: Path) -
 
 CRASHING_SERVER = """
 import http.server, json, os, signal, sys
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pids"), "a") as pids:
+    pids.write(f"{os.getpid()}\\n")
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.end_headers(); self.wfile.write(json.dumps({"data": []}).encode())
@@ -101,6 +104,17 @@ def test_models_check_explains_a_crash_in_one_sentence(tmp_path: Path, monkeypat
     message = str(err.value)
     assert "killed by signal 4, SIGILL" in message and "make rebuild-llama" in message
     assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
+    # the restart that follows a crash does not outlive the check (a CI run left a stand-in server behind)
+    time.sleep(3.0)
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    assert pids and not [pid for pid in pids if Path(f"/proc/{pid}").exists() and _running(pid)], pids
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
 
 
 @pytest.mark.slow  # runs the real SmolLM2 model

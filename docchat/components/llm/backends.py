@@ -230,12 +230,13 @@ class LocalLlamaChat(OpenAIChat):
         reason = self.server.wait_exit(timeout=2.0)
         if reason is None:
             return super()._unavailable(error)
-        threading.Thread(target=self._restart, daemon=True, name="docchat-model-restart").start()
+        stops = self.server.stops
+        threading.Thread(target=self._restart, args=(stops,), daemon=True, name="docchat-model-restart").start()
         return ModelCrashed(f"The local model stopped ({reason}); it is restarting, so ask again in a moment.")
 
-    def _restart(self) -> None:
+    def _restart(self, stops: int) -> None:
         with contextlib.suppress(LLMUnavailable):  # a failed restart is reported to whoever asks next
-            self.server.base_url()
+            self.server.revive(stops)
 
 
 # -- Ollama ----------------------------------------------------------------------------------------------------

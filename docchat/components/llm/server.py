@@ -79,6 +79,7 @@ class LlamaServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._url = ""
         self.restarts = 0  # how many times a dead child was replaced
+        self.stops = 0  # how many times stop() was called
         # Linux's PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a child
         # forked by a short-lived thread (a Streamlit script run, a restart thread) would be killed with it. So
         # every child is forked by this one long-lived thread.
@@ -111,13 +112,24 @@ class LlamaServer:
     def base_url(self) -> str:
         """The server's OpenAI base URL (``http://127.0.0.1:PORT/v1``), starting the child if needed."""
         with self._lock:
-            if self._process is not None and self._process.poll() is None:
-                return self._url
-            if self._process is not None:
-                log.warning("the model process %s; restarting it", self.exit_reason())
-                self.restarts += 1
-            self._start()
+            self._ensure_running()
             return self._url
+
+    def revive(self, stops: int) -> None:
+        """Restart a child that died, unless :meth:`stop` was called since ``stops`` (its count then) was read: a
+        restart after a crash must not outlive a caller that has stopped the server (``docchat models check``)."""
+        with self._lock:
+            if self.stops == stops:
+                self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        """Start the child, or a new one if it died (call with the lock held)."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        if self._process is not None:
+            log.warning("the model process %s; restarting it", self.exit_reason())
+            self.restarts += 1
+        self._start()
 
     def _command(self, port: int) -> list[str]:
         return [
@@ -155,11 +167,16 @@ class LlamaServer:
                 if httpx.get(f"{self._url}/models", timeout=1.0).status_code == 200:
                     return
             time.sleep(0.1)
-        self.stop()
+        self._terminate()
         raise LLMUnavailable(f"The local model did not start within {self.start_timeout:g} s; see {self.log_file}.")
 
     def stop(self) -> None:
-        """Stop the child (if running) and wait for it."""
+        """Stop the child (if running, or once a start under way is done) and wait for it."""
+        with self._lock:
+            self.stops += 1
+            self._terminate()
+
+    def _terminate(self) -> None:
         process = self._process
         if process is None or process.poll() is not None:
             return
