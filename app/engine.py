@@ -298,7 +298,7 @@ class Engine:
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
         citable = on_topic(passages, self.settings.answer.cite_window)
-        expected = expected_answer(question)  # the asked turn's own form: a time, a quantity, a name, or none
+        expected = expected_answer(question)  # the asked turn's own form: a time, quantity, name, comparison, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
         # names the passages write as names, and those of the model's answer they hold, for the checks below
         known = names_in(p.text for p in passages) | names_given(generated, (p.text for p in passages))
