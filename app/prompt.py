@@ -72,6 +72,12 @@ def without_layout(answer: str, passages: list[Passage]) -> str:
         title = re.escape(f"{passage.title}{_heading(passage)}".strip())
         if title:  # "[2] Full Stack Python — Enterprise Example" or "Full Stack Python — ... <<<"
             answer = re.sub(rf"\[\d+\]\s*{title}|(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
+    # the title line with a shortened heading ("[4] Full Stack Python — Government agencies") or with the answer in
+    # the heading's place ("[1] Full Stack Python — AI (LLM, RAG, MCP, Agents)": the answer stays)
+    parts = {part.strip() for p in passages for part in p.heading.split(">") if part.strip()}
+    headings = "|".join(re.escape(part) for part in sorted(parts, key=len, reverse=True)) or "(?!)"
+    for title in {p.title.strip() for p in passages if p.title.strip()}:
+        answer = re.sub(rf"\[\d+\]\s*{re.escape(title)}\s+—\s+(?:(?:{headings})\s*(?=\[\d+\]|$))?", " ", answer)
     return re.sub(r"\s*(?:<<<|>>>)\s*", " ", answer).strip()
 
 

@@ -705,6 +705,10 @@ def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embe
     assert without_layout(copied, [passage]) == "Virtual environments isolate dependencies. [1]"
     numbered = "[1] Virtual environments (virtualenvs) — Why?\nThey isolate dependencies [1]."
     assert without_layout(numbered, [passage]) == "They isolate dependencies [1]."
+    # fresh, tenth session: the title line with the answer where the heading was
+    written = "[1] Virtual environments (virtualenvs) — They isolate dependencies. [2] Virtual environments " \
+        "(virtualenvs) — Why?"  # fmt: skip
+    assert without_layout(written, [passage]) == "They isolate dependencies."
     reply = "<<< Collab was built by the Consumer Financial Protection Bureau [1]. >>>"
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated" and "<<<" not in answer.answer and ">>>" not in answer.answer, answer.answer
