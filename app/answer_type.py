@@ -143,9 +143,7 @@ def opening_name(sentence: str, known: frozenset[str] = frozenset()) -> str | No
     one of the ``known`` names. None when the sentence opens otherwise ("I gave this talk to Ubiquity.VC ...")."""
     words = [_word(token) for token in _WORD.findall(without_enumerators(sentence))]
     for position, word in enumerate(words[:3]):
-        if not word[:1].isupper() or word.lower() in STOPWORDS:
-            continue
-        if position > 0 or _MARKED_NAME.fullmatch(word) or word.lower() in known:
+        if _is_name(word, position, known):
             phrase = [word]
             for following in words[position + 1 :]:
                 if not following[:1].isupper():
@@ -182,14 +180,16 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     asked = {_word(word).lower() for word in _WORD.findall(question)}
     words = [_word(word) for word in _WORD.findall(text)]
     return any(
-        word.lower() not in asked
-        and (
-            _CODE_NAME.fullmatch(word) is not None
-            or (
-                (position > 0 or _MARKED_NAME.fullmatch(word) or word.lower() in known)
-                and word[:1].isupper()
-                and word.lower() not in STOPWORDS
-            )
-        )
+        word.lower() not in asked and (_CODE_NAME.fullmatch(word) is not None or _is_name(word, position, known))
         for position, word in enumerate(words)
+    )
+
+
+def _is_name(word: str, position: int, known: frozenset[str]) -> bool:
+    """Whether ``word``, at ``position`` in its sentence, is a name: capitalised and not a stop word, and at the
+    sentence's start only when its letters mark it ("NASA") or it is one of the ``known`` names."""
+    return (
+        word[:1].isupper()
+        and word.lower() not in STOPWORDS
+        and (position > 0 or _MARKED_NAME.fullmatch(word) is not None or word.lower() in known)
     )

@@ -160,6 +160,11 @@ def key_facts(sentence: str) -> set[str]:
     return facts
 
 
+def holds_word(text: str, word: str) -> bool:
+    """Whether ``text`` holds ``word`` as a word (not inside another: "go" is not in "gocd")."""
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
+
+
 def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
     """The key facts of ``sentence`` found neither in ``passage`` nor in ``question``. A number must be there
     as a number: the 3 of "version 3" is not in "2013", "mp3" or a list's "(3)"; a name as a word: the Go of
@@ -168,9 +173,7 @@ def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
     tokens = {token.rstrip(".") for token in _KEY_TOKEN.findall(haystack)}
 
     def present(fact: str) -> bool:
-        if _NUMBER.fullmatch(fact):
-            return fact in tokens
-        return re.search(rf"(?<!\w){re.escape(fact)}(?!\w)", haystack) is not None
+        return fact in tokens if _NUMBER.fullmatch(fact) else holds_word(haystack, fact)
 
     return {fact for fact in key_facts(without_enumerators(sentence)) if not present(fact)}
 
@@ -233,9 +236,14 @@ def subject_names(question: str, passages: list[Passage]) -> set[str]:
     """The names of the question's first clause (the one whose kind of fact is asked for), code-like names
     ("Vue.js") included, that some passage lacks: a name every passage mentions ("Python" in a Python corpus)
     tells no passage apart."""
-    clause = first_clause(question)
     texts = [mentioned_text([p]) for p in passages]
-    return {name for name in asked_names(clause) | code_names(clause) if not all(name in text for text in texts)}
+    return {name for name in clause_names(question) if not all(name in text for text in texts)}
+
+
+def clause_names(question: str) -> set[str]:
+    """The names of the question's first clause, code-like names ("Vue.js") included, lower-cased."""
+    clause = first_clause(question)
+    return asked_names(clause) | code_names(clause)
 
 
 def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[str], bool]) -> list[str]:
@@ -245,8 +253,7 @@ def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[st
     repeated and are not counted; empty when the answer mentions one of the others, or there are none. (The
     engine does not ask this of questions for a date or number: "Ubuntu 18.04, Ansible 2.5.1" may answer
     "Which versions will the update to the Full Stack Python Guide move to?")"""
-    clause = first_clause(question)
-    names = {name for name in asked_names(clause) | code_names(clause) if not common(name)}
+    names = {name for name in clause_names(question) if not common(name)}
     said = " ".join(s.text for s in checked.sentences if s.supported).lower()
     return [] if any(name in said for name in names) else sorted(names)
 
@@ -307,9 +314,11 @@ def check_answer(
     thresholds: SupportThresholds = SupportThresholds(),
     citable: set[int] | None = None,
     question: str = "",
+    known: frozenset[str] | None = None,
 ) -> CheckedAnswer:
     """Verify every sentence of ``answer`` against ``passages`` (numbered from 1); only passages in
-    ``citable`` (default: all) can support a sentence, and only if they hold its key facts (or ``question`` does)."""
+    ``citable`` (default: all) can support a sentence, and only if they hold its key facts (or ``question`` does).
+    ``known``: the names the passages capitalise mid-sentence (:func:`names_in`, read here when not given)."""
     parsed, seen = [], set()
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
@@ -328,7 +337,7 @@ def check_answer(
     quotes: dict[int, str] = {}
     claims = supported = 0
 
-    known = names_in(p.text for p in passages)
+    known = names_in(p.text for p in passages) if known is None else known
 
     def new_subject(text: str, number: int, index: int) -> bool:
         """Whether ``text`` opens with a name that passage ``number`` says nothing of where its support says it:
@@ -344,7 +353,7 @@ def check_answer(
         if any(same_name(subject, name) for name in said if name):  # another close sentence is about it
             return False
         windows = (sentence_window(passages[number - 1], group, i, leaning=True) for i in {index, *close})
-        return not any(re.search(rf"(?<!\w){re.escape(subject)}(?!\w)", near) for near in windows)
+        return not any(holds_word(near, subject) for near in windows)
 
     def support(text: str, number: int) -> tuple[bool, float, int]:
         group = per_passage[number - 1]
