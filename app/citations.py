@@ -255,7 +255,13 @@ def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[st
     "Which versions will the update to the Full Stack Python Guide move to?")"""
     names = {name for name in clause_names(question) if not common(name)}
     said = " ".join(s.text for s in checked.sentences if s.supported).lower()
-    return [] if any(name in said for name in names) else sorted(names)
+    return [] if any(_names(said, name) for name in names) else sorted(names)
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether ``text`` names ``name``: as a word, or with a plural or a number ("PEPs", "PEP255"), not inside
+    another word ("test" is not in "testing", "orm" not in "performing")."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?:e?s|\d+)?(?!\w)", text) is not None
 
 
 def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage]) -> list[str]:
@@ -298,7 +304,7 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     names = asked_names(question)
     said = " ".join([*(s.text for s in checked.sentences), *(f"{c.title} {c.heading}" for c in checked.citations)])
     said = said.lower()
-    return [] if any(name in said for name in names) else sorted(names)
+    return [] if any(_names(said, name) for name in names) else sorted(names)
 
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:

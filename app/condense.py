@@ -25,6 +25,15 @@ _WHOLE_QUESTION = re.compile(
     r"could|should|would|will|has|have)\b",
     re.I,
 )
+# "Which version?", "What license?", "How many users?": a question word and a noun or two, no verb, nothing named
+_ELLIPTICAL = re.compile(
+    r"^\s*(?i:(?:(?:and|so|but)\s+)?(?:which|what|whose|how many|how much))(?:\s+(?!(?:is|are|was|were|does|do|did|"
+    r"can|could|should|would|will|has|have)\b)[a-z][\w-]*){0,2}\s*\??\s*$"
+)
+# "Which is older?", "Which is the default?": a choice among what was said before, nothing named
+_WHICH_OF_THEM = re.compile(
+    r"^\s*(?i:(?:(?:and|so|but)\s+)?which (?:is|are|was|were|one is))(?:\s+[a-z][\w-]*){1,3}\s*\??\s*$"
+)
 # Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
 # "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of" (but not "which one of").
 _NOT_BACK = re.compile(
@@ -37,7 +46,8 @@ _NOT_BACK = re.compile(
 def needs_context(question: str) -> bool:
     """Whether a question refers back to earlier turns: a pronoun, 'also', opening with 'and' or 'what about'
     (unless a whole question follows the 'and': "And what's the capital of France?"), or no subject at all
-    ("When?", "Why?"). "Why does a Java-only shop need Python?" stands on its own.
+    ("When?", "Why?"), or a question word with a noun or two and nothing named ("Which version?", "Which is
+    older?"). "Why does a Java-only shop need Python?" stands on its own.
 
     A question that names its own subject stands on its own, however short ("What is the capital of Peru?"),
     and so does one whose "that", "there" or "one" refers to nothing before ("What is the name of the fork that
@@ -47,7 +57,13 @@ def needs_context(question: str) -> bool:
     if rest != question and _WHOLE_QUESTION.match(rest):
         question = rest  # "And who won the World Cup in 2018?" asks anew; "And the backend?" goes on
     words = _NOT_BACK.sub(" ", question)
-    return bool(_REFERS_BACK.search(words) or _CONTINUES.match(question) or not content_words(question))
+    return bool(
+        _REFERS_BACK.search(words)
+        or _CONTINUES.match(question)
+        or _ELLIPTICAL.match(question)
+        or _WHICH_OF_THEM.match(question)
+        or not content_words(question)
+    )
 
 
 def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -65,11 +81,16 @@ def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
-    """The cheap rewrite: prepend the previous user question when this one refers back."""
-    previous = [turn["content"] for turn in history if turn.get("role") == "user"]
+    """The cheap rewrite: prepend the previous user question when this one refers back, and the ones before it
+    back to the last that stands on its own ("Does it support async handlers?" after "What is Sanic?" and "Who
+    maintains it?" needs Sanic, which only the first names)."""
+    previous = [turn["content"].strip() for turn in history if turn.get("role") == "user"]
     if not previous or not needs_context(question):
         return question
-    return f"{previous[-1].strip()} {question.strip()}"
+    chain = [previous.pop()]
+    while previous and needs_context(chain[0]):
+        chain.insert(0, previous.pop())
+    return " ".join([*chain, question.strip()])
 
 
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:

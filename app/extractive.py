@@ -10,6 +10,7 @@ import numpy as np
 
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
+from docchat.app.sentences import is_prose
 from docchat.components.words import QUESTION_WORDS, content_words
 
 QUOTED_PREFIX = "From the documents:"
@@ -60,7 +61,7 @@ def extractive_answer(
     for number, group in groups.items():
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
-            if len(terms) < 3 or (wanted is not None and not wanted(sentence)):
+            if len(terms) < 3 or not is_prose(sentence) or (wanted is not None and not wanted(sentence)):
                 continue
             if about:
                 near = sentence_window(passages[number - 1], group, position)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
+
+# A line of code: a fenced line ("~~from x import y", the corpus's marked code), an import, a definition, a
+# decorator, a return, an assignment or a bare call ("self.user.save()")
+_CODE_LINE = re.compile(
+    r"""^\s*(?:~~|```|>>>|\$\s|#!|from\s+[\w.]+\s+import\b|import\s+[\w.]+(?:\s+as\s+\w+)?\s*$|def\s+\w+\s*\("""
+    r"""|class\s+\w+\s*[(:]|@[\w.]+(?:\(|\s*$)|return\b|if\s+__name__|[\w.\[\]'"]+\s*[-+*/]?=\s*\S|\w+(?:\.\w+)+\(.*\)\s*$)"""
+)
 
 
 @cache
@@ -27,3 +35,20 @@ def split_sentences(text: str) -> list[str]:
         if line:
             sentences.extend(s.strip() for s in _punkt().tokenize(line) if s.strip())
     return sentences
+
+
+_END = re.compile(r"""[.!?;:"'”’)\]]\s*$""")
+_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def is_prose(line: str) -> bool:
+    """Whether a sentence of a passage reads as prose, which a quote must: not a line of code ("~~from
+    sqlalchemy.engine import create_engine"), nor a heading, link title or credit ("Getting Started with Ansible",
+    "Source: Matt Makai"): a line without closing punctuation that is short or mostly capitalised words."""
+    if _CODE_LINE.match(line):
+        return False
+    if _END.search(line):
+        return True
+    words = _WORD.findall(line)
+    long = [word for word in words if len(word) >= 4]
+    return len(words) > 6 and sum(word[0].isupper() for word in long) < 0.6 * len(long)

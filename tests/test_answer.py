@@ -230,6 +230,33 @@ def test_quotes_only_when_some_sentence_is_about_the_question(embedder) -> None:
     assert not far.citations and not far.sentences
 
 
+def test_a_line_of_code_or_a_heading_is_never_quoted(embedder) -> None:
+    """Fresh, eleventh session: "Who created SQLAlchemy?" was answered with the quote "~~from sqlalchemy.engine
+    import create_engine" (a code example's line, with a code name in it), and "Which company acquired Ansible?"
+    with the link titles "Getting Started with Ansible" and "Introducing Ansible into Legacy Projects" (their
+    capitalised words read as names)."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    code = "~~from sqlalchemy.engine import create_engine as sqlalchemy_create_engine"
+    prose = "SQLAlchemy provides a generalized interface for database-agnostic code."
+    question = "Who created SQLAlchemy create_engine?"
+    vectors = SentenceVectors(embedder.embed)
+    vector = embedder.embed_query(question)
+    assert float(vector @ embedder.embed_query(code)) > float(vector @ embedder.embed_query(prose))  # code is closer
+    passages = [_passage(1, f"{code}\nengine = sqlalchemy_create_engine(url)\n{prose}", 0.9)]
+    quoted = extractive_answer(vector, passages, vectors, question=question)
+    assert [s.text for s in quoted.sentences[1:]] == [f"“{prose}”"]
+
+    question = "Which company acquired Ansible?"
+    vector = embedder.embed_query(question)
+    titles = "Getting Started with Ansible\nIntroducing Ansible into Legacy Projects\nSource: Matt Makai"
+    prose = "Ansible is a configuration management tool written in Python."
+    passages = [_passage(1, f"{titles}\n{prose}", 0.9)]
+    quoted = extractive_answer(vector, passages, vectors, question=question)
+    assert [s.text for s in quoted.sentences[1:]] == [f"“{prose}”"]
+
+
 def test_partly_unsupported_sentence_is_marked(store, embedder) -> None:
     reply = (
         "Collab was built by the Consumer Financial Protection Bureau (CFPB) agency [1]. "
@@ -662,6 +689,12 @@ def test_names_the_collection_is_about_need_not_be_repeated() -> None:
     assert unstated("When did Python 2.7 reach its end of life?", "On January 1, 2020.") == ["python"]
     assert unstated("Who maintains Sanic for MagicStack?", "Sanic is run by its community.") == []  # one is enough
     assert unstated("When was it released, and by Mozilla?", "It was released in 2019.") == []  # first clause only
+    # a name as a word (fresh, eleventh session): "test" is not in "testing"
+    question = "Who wrote the book Test-Driven Development with Python?"
+    assert unstated(question, "The author of the Hypothesis testing tool.", ("python",)) == ["development", "driven",
+                                                                                               "test"]  # fmt: skip
+    assert unstated("Which PEP defines generators?", "Generators are defined in PEP255.") == []
+    assert unstated("Which PEP defines generators?", "PEPs are design documents.") == []
 
 
 def test_a_quote_for_the_fact_asked_for_must_be_about_what_the_question_names(embedder) -> None:

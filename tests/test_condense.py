@@ -54,6 +54,9 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Which website is one of the largest sites to use Python?",
         "Why does a Java-only shop using WebSphere need Python?",  # glued to "What does an SSG do?" in a new chat
         "Why is the sky blue?",
+        "What is caching?",
+        "Which Python version?",
+        "Which is the most popular web framework today?",
     ):
         llm = FixedRewrite("Which website uses Python in Peru?")
         assert standalone_question(question, HISTORY, llm) == question
@@ -70,6 +73,12 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Why is that?",
         "Why not Flask?",
         "And the backend?",
+        "Which version?",  # fresh, eleventh session: after "Is Python used by Instagram?", refused as a question
+        "What license?",
+        "How many users?",
+        "How much?",
+        "Which is older?",  # fresh, eleventh session: after a question on Nginx and Apache
+        "Which are free?",
     )
     for question in follow_ups:
         assert standalone_question(question, HISTORY, None) != question  # still read as follow-ups
@@ -140,3 +149,20 @@ def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None
     assert standalone_question("Which web frameworks can it run?", history[2:], None) == (
         "Which web frameworks can it run?"  # nothing but a refused exchange before: nothing to refer to
     )
+
+
+def test_a_fallback_reaches_back_to_the_question_that_named_the_subject() -> None:
+    """Fresh, eleventh session: "Does it support async request handlers?" after "What is Sanic?" and "Who maintains
+    it?" was glued to "Who maintains it?" only (the model echoed the question) and refused: Sanic was lost."""
+    history = [
+        {"role": "user", "content": "What is Sanic?"},
+        {"role": "assistant", "content": "Sanic is a Python web framework [1]."},
+        {"role": "user", "content": "Who maintains it?"},
+        {"role": "assistant", "content": "The Sanic community [1]."},
+    ]
+    echo = FixedRewrite("Does it support async request handlers?")
+    rewritten = standalone_question("Does it support async request handlers?", history, echo)
+    assert rewritten == "What is Sanic? Who maintains it? Does it support async request handlers?"
+    history[2]["content"] = "Who maintains Flask?"  # the question before stands on its own: it alone is prepended
+    rewritten = standalone_question("Does it support async request handlers?", history, echo)
+    assert rewritten == "Who maintains Flask? Does it support async request handlers?"
