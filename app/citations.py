@@ -196,6 +196,16 @@ def unmentioned_identifiers(question: str, passages: list[Passage]) -> list[str]
     return sorted({token for token in tokens if _CODE_IDENTIFIER.search(token) and token.lower() not in text})
 
 
+def invented_names(answer: str, passages: list[Passage], question: str) -> list[str]:
+    """The names ``answer`` gives (capitalised inside a sentence) that neither the passages (text, titles,
+    headings) nor the question hold: asked "Who founded Linode?" over passages on using Linode, the model wrote
+    "Linode was founded by Larry Wall." A name the model had to invent is one the passages do not state."""
+    answer = MARKER.sub(" ", answer)
+    held = "\n".join(f"{p.title}\n{p.heading}\n{p.text}" for p in passages)
+    missing = missing_facts(answer, held, question)
+    return sorted(name for name in names_in([answer]) if name in missing)
+
+
 def without_invented_identifiers(checked: CheckedAnswer, passages: list[Passage]) -> tuple[CheckedAnswer, list[str]]:
     """``checked`` without its unsupported sentences that name a code identifier or version no passage mentions
     ("The library used to talk to Slack is the `slack_sdk` library." over passages that name slackclient), and

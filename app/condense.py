@@ -34,6 +34,10 @@ _ELLIPTICAL = re.compile(
 _WHICH_OF_THEM = re.compile(
     r"^\s*(?i:(?:(?:and|so|but)\s+)?which (?:is|are|was|were|one is))(?:\s+[a-z][\w-]*){1,3}\s*\??\s*$"
 )
+# A later clause's "it", "they" or "one" refers to what the first clause names ("Which company created Jinja2, and
+# what is it similar to?"); a name: a capitalised word after the first, or one marked as a name (NASA, uWSGI)
+_CLAUSE_BREAK = re.compile(r",|;| and | or |\?\s+")
+_NAMED = re.compile(r"(?<=\s)[A-Z]|\b(?:[A-Z][A-Z0-9]+|[a-z]+[A-Z])")
 # Words of the list above that refer to nothing before: "that" opening a clause ("the fork that added ...",
 # "the tool that Reddit uses", "a sign that the ..."), "there" of "is there", and "one of" (but not "which one of").
 _NOT_BACK = re.compile(
@@ -50,6 +54,7 @@ def needs_context(question: str) -> bool:
     older?"). "Why does a Java-only shop need Python?" stands on its own.
 
     A question that names its own subject stands on its own, however short ("What is the capital of Peru?"),
+    and so does one whose later clause refers to what its first names ("What is Pyramid and who maintains it?"),
     and so does one whose "that", "there" or "one" refers to nothing before ("What is the name of the fork that
     added Python 3 support?", "Is there a tutorial on Slack bots?", "Which is one of the largest sites?").
     """
@@ -57,6 +62,9 @@ def needs_context(question: str) -> bool:
     if rest != question and _WHOLE_QUESTION.match(rest):
         question = rest  # "And who won the World Cup in 2018?" asks anew; "And the backend?" goes on
     words = _NOT_BACK.sub(" ", question)
+    first, *rest = _CLAUSE_BREAK.split(words, maxsplit=1)
+    if rest and _NAMED.search(first) and not _REFERS_BACK.search(first):  # "What is Pyramid and who maintains it?"
+        words = first
     return bool(
         _REFERS_BACK.search(words)
         or _CONTINUES.match(question)

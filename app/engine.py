@@ -18,6 +18,7 @@ from docchat.app.citations import (
     SupportThresholds,
     best_relevance,
     check_answer,
+    invented_names,
     nothing_relevant,
     on_topic,
     subject_names,
@@ -341,6 +342,13 @@ class Engine:
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))
+        if notice and expected is Expected.NAME and (invented := invented_names(generated, passages, standalone)):
+            # asked for a name, the model gave one no passage holds: the passages do not state it, and quotes on the
+            # topic would only stand in for that ("Who founded Linode?" answered "... by Larry Wall.")
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=f"The model named {', '.join(invented)}, which no passage mentions: "
+                        "the passages do not state the name asked for.")  # fmt: skip
+            return
         if notice:
             checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers,
                                         about=about,

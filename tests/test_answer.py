@@ -190,14 +190,15 @@ def test_wrong_marker_is_moved_to_the_supporting_passage(store, embedder) -> Non
 
 
 def test_unsupported_answer_falls_back_to_quotes(store, embedder) -> None:
+    """(Names the passages hold, in claims they do not make: a name no passage holds is refused, below.)"""
     reply = (
-        "Collab was built by the Department of Agriculture in 1962 [1]. "
-        "It runs on a fleet of mainframes in Antarctica [2]. Penguins maintain it [1]."
+        "Collab was built by NASA and the Navy in 1962 [1]. "
+        "It runs on a fleet of mainframes under the sea [2]. Penguins maintain it [1]."
     )
     answer = _answer_with_reply(store, embedder, reply)
-    assert answer.mode == "extractive"
+    assert answer.mode == "extractive", answer.to_dict()
     assert answer.answer.startswith("From the documents:")
-    assert "Antarctica" not in answer.answer and "Agriculture" not in answer.answer
+    assert "mainframes" not in answer.answer and "1962" not in answer.answer
     assert CFPB in answer.answer  # the quotes answer the question
     assert [c.number for c in answer.citations] == [1] and answer.citations[0].source == "full-stack-python.txt"
     assert all(c.quote.strip("“”") in c.passage for c in answer.citations)
@@ -288,6 +289,21 @@ def test_a_capable_models_refusal_abstains_unless_set_to_quote(store, embedder, 
 def _ask_with_reply(store: Settings, embedder, question: str, reply: str):
     with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
         return _ollama_engine(store, embedder, url).ask(question)
+
+
+def test_a_name_the_model_invents_for_a_question_asking_for_one_is_a_refusal(store, embedder) -> None:
+    """Fresh, eleventh session: "Who founded Linode?" over passages on using Linode was answered "Linode was
+    founded by Larry Wall." (a name no passage holds), then quotes on SSH into a Linode server. Asked for a name,
+    a model that had to invent one shows the passages do not state it: refused, not quoted."""
+    reply = "Jessica McKellar co-founded Pilot together with Larry Wall after Dropbox. [1]"
+    answer = _ask_with_reply(store, embedder, "Which company did Jessica McKellar co-found?", reply)
+    assert answer.abstained and answer.mode == "abstained", answer.to_dict()
+    assert answer.notice.startswith("The model named larry, pilot, wall, which no passage mentions"), answer.notice
+    answer = _ask_with_reply(store, embedder, "What did Jessica McKellar do after Dropbox?", reply)  # no name asked
+    assert not answer.notice.startswith("The model named"), answer.to_dict()
+    reply = "Dropbox hired Jessica McKellar. [1]"  # a name the passages hold: checked as before
+    answer = _ask_with_reply(store, embedder, "Which company hired Jessica McKellar?", reply)
+    assert not answer.abstained and "Dropbox" in answer.answer, answer.to_dict()
 
 
 def test_an_answer_without_the_kind_of_fact_asked_for_becomes_quotes_that_state_it(store, embedder) -> None:

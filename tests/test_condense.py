@@ -57,6 +57,11 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "What is caching?",
         "Which Python version?",
         "Which is the most popular web framework today?",
+        # fresh, eleventh session: a later clause's "it" or "one" is what the first clause names; these were glued
+        # to the question before
+        "What is Pyramid and who maintains it?",
+        "Which company created Jinja2, and what template engine is it similar to?",
+        "Which databases does Django support, and which one does the site recommend?",
     ):
         llm = FixedRewrite("Which website uses Python in Peru?")
         assert standalone_question(question, HISTORY, llm) == question
@@ -79,6 +84,8 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "How much?",
         "Which is older?",  # fresh, eleventh session: after a question on Nginx and Apache
         "Which are free?",
+        "Does Flask support it?",  # the name and the pronoun in one clause: "it" is what was said before
+        "When was it released, and by Mozilla?",
     )
     for question in follow_ups:
         assert standalone_question(question, HISTORY, None) != question  # still read as follow-ups
