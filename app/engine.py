@@ -301,9 +301,9 @@ class Engine:
         citable = on_topic(passages, self.settings.answer.cite_window)
         expected = expected_answer(question)  # the asked turn's own form: a time, quantity, name, comparison, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
-        # names the passages write as names, and those of the model's answer they hold, for the checks below
-        written = names_in(p.text for p in passages)
-        known = written | names_given(generated, (p.text for p in passages))
+        # names the passages write as names, and those of the model's answer they hold ("Netflix", which they only
+        # write at a sentence's start), for the checks below
+        known = names_in(p.text for p in passages) | names_given(generated, (p.text for p in passages))
 
         def common(name: str) -> bool:  # a name the collection is about ("Python"), which answers need not repeat
             return lexical.share_mentioning(name) >= COMMON_NAME_SHARE
@@ -318,7 +318,7 @@ class Engine:
             notice = QUOTES_NOTICE
         else:
             checked = check_answer(generated, passages, vectors, self.thresholds, citable=citable, question=standalone,
-                                   known=written)  # fmt: skip
+                                   known=known)  # fmt: skip
             if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
             elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):

@@ -70,8 +70,11 @@ def without_layout(answer: str, passages: list[Passage]) -> str:
     ("Virtual environments (virtualenvs) [1] <<< Virtual environments, implemented by ..."), and the fences."""
     for passage in passages:
         title = re.escape(f"{passage.title}{_heading(passage)}".strip())
+        # a bare title ("[1] Jupyter Notebook") is a title line only where the line ends: "JSON. [1] Jupyter Notebook
+        # Best Practices contains tips ..." is a sentence that names the page's subject
+        line_end = "" if passage.heading else r"(?=[ \t]*(?:\n|$|\[\d+\]))"
         if title:  # "[2] Full Stack Python — Enterprise Example" or "Full Stack Python — ... <<<"
-            answer = re.sub(rf"\[\d+\]\s*{title}|(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
+            answer = re.sub(rf"\[\d+\]\s*{title}{line_end}|(?:\[\d+\]\s*)?{title}\s*(?:\[\d+\]\s*)?<<<", " ", answer)
     # the title line with a shortened heading ("[4] Full Stack Python — Government agencies") or with the answer in
     # the heading's place ("[1] Full Stack Python — AI (LLM, RAG, MCP, Agents)": the answer stays)
     parts = {part.strip() for p in passages for part in p.heading.split(">") if part.strip()}

@@ -616,6 +616,17 @@ def test_a_name_put_in_place_of_the_one_the_supporting_sentence_says_is_not_supp
     assert described.supported == 1, described.text()
 
 
+def test_a_name_the_model_gives_in_another_subjects_place_is_unsupported(store, embedder) -> None:
+    """Eleventh session, seed-073: "Netflix built TwilioQuest, and it uses Flask to run the REST API endpoints." was
+    supported by the Twilio sentence. The passages write "Netflix" only at a sentence's start, so it counted as no
+    name there; as a name the model gives (and the passages only capitalise), it is the sentence's subject."""
+    question = "Which company built TwilioQuest, and which front-end framework does it use?"
+    reply = "Netflix built TwilioQuest, and it uses Flask to run the REST API endpoints. [1]"
+    answer = _ask_with_reply(store, embedder, question, reply)
+    assert all(not s.supported for s in answer.sentences if "Netflix built" in s.text), answer.to_dict()
+    assert answer.mode != "generated", answer.to_dict()
+
+
 def test_the_passage_states_that_is_not_part_of_the_claim(embedder) -> None:
     """ "The passage states that "Collab by ... organizations. … The project ..." [1]" (fresh, tenth session) was
     dropped as a sentence about the passages, and the next one kept its closing quotation mark."""
@@ -758,6 +769,12 @@ def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embe
     written = "[1] Virtual environments (virtualenvs) — They isolate dependencies. [2] Virtual environments " \
         "(virtualenvs) — Why?"  # fmt: skip
     assert without_layout(written, [passage]) == "They isolate dependencies."
+    # fresh, eleventh session: a page without headings is titled by its subject, which a sentence may open with
+    page = Passage(id="p2", text="Jupyter Notebooks are stored in JSON.", source="jupyter.md",
+                   title="Jupyter Notebook", heading="", start_line=1, end_line=1)  # fmt: skip
+    said = "Jupyter Notebook uses JSON. [1] Jupyter Notebook Best Practices contains tips for beginners. [1]"
+    assert without_layout(said, [page]) == said
+    assert without_layout("[1] Jupyter Notebook\nIt uses JSON. [1]", [page]) == "It uses JSON. [1]"
     reply = "<<< Collab was built by the Consumer Financial Protection Bureau [1]. >>>"
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated" and "<<<" not in answer.answer and ">>>" not in answer.answer, answer.answer
