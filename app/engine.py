@@ -342,11 +342,12 @@ class Engine:
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))
-        if notice and expected is Expected.NAME and (invented := invented_names(generated, passages, standalone)):
+        made_up = invented_names(generated, passages, standalone) if notice and expected is Expected.NAME else []
+        if made_up and profile.invented_name_refuses:
             # asked for a name, the model gave one no passage holds: the passages do not state it, and quotes on the
             # topic would only stand in for that ("Who founded Linode?" answered "... by Larry Wall.")
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
-                        llm=llm.name, notice=f"The model named {', '.join(invented)}, which no passage mentions: "
+                        llm=llm.name, notice=f"The model named {', '.join(made_up)}, which no passage mentions: "
                         "the passages do not state the name asked for.")  # fmt: skip
             return
         if notice:

@@ -301,6 +301,10 @@ def test_a_name_the_model_invents_for_a_question_asking_for_one_is_a_refusal(sto
     assert answer.notice.startswith("The model named larry, pilot, wall, which no passage mentions"), answer.notice
     answer = _ask_with_reply(store, embedder, "What did Jessica McKellar do after Dropbox?", reply)  # no name asked
     assert not answer.notice.startswith("The model named"), answer.to_dict()
+    # a profile whose model makes names up even when the passages state them (SmolLM2's): quotes, as before
+    overridden = store.updated(llm_profile_overrides={"invented_name_refuses": False})
+    answer = _ask_with_reply(overridden, embedder, "Which company did Jessica McKellar co-found?", reply)
+    assert not answer.notice.startswith("The model named"), answer.to_dict()
     reply = "Dropbox hired Jessica McKellar. [1]"  # a name the passages hold: checked as before
     answer = _ask_with_reply(store, embedder, "Which company hired Jessica McKellar?", reply)
     assert not answer.abstained and "Dropbox" in answer.answer, answer.to_dict()

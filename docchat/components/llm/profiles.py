@@ -39,6 +39,12 @@ class ModelProfile(BaseModel):
         description="Ask the model to reply with the refusal marker when the passages lack the answer, and abstain "
         "when it does (else: it is not asked, and its answer is checked like any other).",
     )
+    invented_name_refuses: bool = Field(
+        True,
+        description="Asked for a name, refuse when the model's unsupported answer names one that neither the passages "
+        "nor the question hold (it made the name up: the passages lack it); else quote the passages instead. Off for "
+        "a model that makes names up even when the passages state them.",
+    )
     self_check: bool = Field(
         False,
         description="After answering, ask the model (one more turn, re-using its KV cache) whether the passages "
@@ -50,7 +56,9 @@ PROFILES: dict[str, ModelProfile] = {
     profile.name: profile
     for profile in (
         ModelProfile(name="default"),
-        # 135M: reads little well, rewrites badly, refuses wrongly (seed eval), loops without a penalty.
+        # 135M: reads little well, rewrites badly, refuses wrongly (seed eval), loops without a penalty, and names a
+        # made-up agency ("the U.S. Department of Commerce") for "Which government agency built Collab?", which the
+        # passage answers (CFPB): its invented names say nothing about the passages.
         ModelProfile(
             name="smollm2-135m",
             context=2048,
@@ -59,8 +67,10 @@ PROFILES: dict[str, ModelProfile] = {
             repeat_penalty=1.15,
             trust_rewrites=False,
             trust_refusals=False,
+            invented_name_refuses=False,
         ),
-        # 0.5B: its NO_ANSWER was right for 5 of 15 seed-set refusals (2026-11-26): quote instead of abstaining.
+        # 0.5B: its NO_ANSWER was right for 5 of 15 seed-set refusals (2026-11-26): quote instead of abstaining. Its
+        # made-up names (both sets, eleventh session) came only where the passages lacked the answer.
         ModelProfile(name="qwen2.5-coder-0.5b", passage_budget=300, max_tokens=160, trust_refusals=False),
         ModelProfile(name="qwen2.5-coder-1.5b", context=4096, passage_budget=600, max_tokens=240),
     )
