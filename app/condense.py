@@ -10,7 +10,7 @@ from docchat.components.words import content_words
 
 _REFERS_BACK = re.compile(
     r"\b(it|its|they|them|their|theirs|this|that|these|those|he|she|him|her|his|there|then|one|ones|"
-    r"same|other|former|latter|above|mentioned|also|else)\b",
+    r"same|other|former|latter|above|also|else|(?:the|previously|already|just|you|i|we)[- ]mentioned)\b",
     re.I,
 )
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|his)\b", re.I)  # unresolved in a rewrite

@@ -37,17 +37,20 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+# "Source: Matt Makai", "By Armin Ronacher": who said a passage's words, which a "who" question may ask for
+_CREDIT = re.compile(r"^\W*(?:source|author|authors|by|credit|quote|via)\b\s*:?\s*\S", re.I)
 _END = re.compile(r"""[.!?;:"'”’)\]]\s*$""")
 _WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
 def is_prose(line: str) -> bool:
     """Whether a sentence of a passage reads as prose, which a quote must: not a line of code ("~~from
-    sqlalchemy.engine import create_engine"), nor a heading, link title or credit ("Getting Started with Ansible",
-    "Source: Matt Makai"): a line without closing punctuation that is short or mostly capitalised words."""
+    sqlalchemy.engine import create_engine"), nor a heading or link title ("Getting Started with Ansible"): a line
+    without closing punctuation that is short or mostly capitalised words. A credit ("Source: Matt Makai") is
+    prose: it says who wrote the passage's words."""
     if _CODE_LINE.match(line):
         return False
-    if _END.search(line):
+    if _END.search(line) or _CREDIT.match(line):
         return True
     words = _WORD.findall(line)
     long = [word for word in words if len(word) >= 4]

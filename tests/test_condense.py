@@ -57,6 +57,8 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "What is caching?",
         "Which Python version?",
         "Which is the most popular web framework today?",
+        "Which hosting services for Git repositories are mentioned?",  # in the documents: glued, fresh, eleventh
+        "What orchestration tools are mentioned?",
         # fresh, eleventh session: a later clause's "it" or "one" is what the first clause names; these were glued
         # to the question before
         "What is Pyramid and who maintains it?",
@@ -85,6 +87,7 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "Which is older?",  # fresh, eleventh session: after a question on Nginx and Apache
         "Which are free?",
         "Does Flask support it?",  # the name and the pronoun in one clause: "it" is what was said before
+        "Which of the mentioned tools is fastest?",
         "When was it released, and by Mozilla?",
     )
     for question in follow_ups:
