@@ -26,14 +26,13 @@ _WHOLE_QUESTION = re.compile(
     re.I,
 )
 # "Which version?", "What license?", "How many users?": a question word and a noun or two, no verb, nothing named
+# (a connective before it is gone by then: see needs_context)
 _ELLIPTICAL = re.compile(
-    r"^\s*(?i:(?:(?:and|so|but)\s+)?(?:which|what|whose|how many|how much))(?:\s+(?!(?:is|are|was|were|does|do|did|"
+    r"^\s*(?i:which|what|whose|how many|how much)(?:\s+(?!(?:is|are|was|were|does|do|did|"
     r"can|could|should|would|will|has|have)\b)[a-z][\w-]*){0,2}\s*\??\s*$"
 )
 # "Which is older?", "Which is the default?": a choice among what was said before, nothing named
-_WHICH_OF_THEM = re.compile(
-    r"^\s*(?i:(?:(?:and|so|but)\s+)?which (?:is|are|was|were|one is))(?:\s+[a-z][\w-]*){1,3}\s*\??\s*$"
-)
+_WHICH_OF_THEM = re.compile(r"^\s*(?i:which (?:is|are|was|were|one is))(?:\s+[a-z][\w-]*){1,3}\s*\??\s*$")
 # A later clause's "it", "they" or "one" refers to what the first clause names ("Which company created Jinja2, and
 # what is it similar to?"); a name: a capitalised word after the first, or one marked as a name (NASA, uWSGI)
 _CLAUSE_BREAK = re.compile(r",|;| and | or |\?\s+")
@@ -62,8 +61,8 @@ def needs_context(question: str) -> bool:
     if rest != question and _WHOLE_QUESTION.match(rest):
         question = rest  # "And who won the World Cup in 2018?" asks anew; "And the backend?" goes on
     words = _NOT_BACK.sub(" ", question)
-    first, *rest = _CLAUSE_BREAK.split(words, maxsplit=1)
-    if rest and _NAMED.search(first) and not _REFERS_BACK.search(first):  # "What is Pyramid and who maintains it?"
+    first, *later = _CLAUSE_BREAK.split(words, maxsplit=1)
+    if later and _NAMED.search(first) and not _REFERS_BACK.search(first):  # "What is Pyramid and who maintains it?"
         words = first
     return bool(
         _REFERS_BACK.search(words)

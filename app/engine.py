@@ -342,8 +342,8 @@ class Engine:
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))
-        made_up = invented_names(generated, passages, standalone) if notice and expected is Expected.NAME else []
-        if made_up and profile.invented_name_refuses:
+        asks_name = notice and expected is Expected.NAME and profile.invented_name_refuses
+        if asks_name and (made_up := invented_names(generated, passages, standalone)):
             # asked for a name, the model gave one no passage holds: the passages do not state it, and quotes on the
             # topic would only stand in for that ("Who founded Linode?" answered "... by Larry Wall.")
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],

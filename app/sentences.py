@@ -13,6 +13,11 @@ _CODE_LINE = re.compile(
     r"""|class\s+\w+\s*[(:]|@[\w.]+(?:\(|\s*$)|return\b|if\s+__name__|[\w.\[\]'"]+\s*[-+*/]?=\s*\S|\w+(?:\.\w+)+\(.*\)\s*$)"""
 )
 
+# "Source: Matt Makai", "By Armin Ronacher": who said a passage's words, which a "who" question may ask for
+_CREDIT = re.compile(r"^\W*(?:source|author|authors|by|credit|quote|via)\b\s*:?\s*\S", re.I)
+_END = re.compile(r"""[.!?;:"'”’)\]]\s*$""")
+_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
 
 @cache
 def _punkt():
@@ -35,12 +40,6 @@ def split_sentences(text: str) -> list[str]:
         if line:
             sentences.extend(s.strip() for s in _punkt().tokenize(line) if s.strip())
     return sentences
-
-
-# "Source: Matt Makai", "By Armin Ronacher": who said a passage's words, which a "who" question may ask for
-_CREDIT = re.compile(r"^\W*(?:source|author|authors|by|credit|quote|via)\b\s*:?\s*\S", re.I)
-_END = re.compile(r"""[.!?;:"'”’)\]]\s*$""")
-_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
 def is_prose(line: str) -> bool:
