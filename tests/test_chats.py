@@ -429,3 +429,25 @@ def test_api_chats_are_saved_and_continued(data_dir: Path, embedder, llm) -> Non
 
         unknown = client.post("/v1/chat/completions", json={**body, "stream": False, "chat_id": "nope"})
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "chat_not_found"
+
+
+def test_many_sessions_opening_a_new_chat_file_at_once_all_save(tmp_path: Path) -> None:
+    """SQLite answers "locked" at once, without the busy timeout, to connections switching a new file to WAL mode
+    together (before the fix, CI failed the test above on this about one run in forty)."""
+
+    def first_save(path: Path, writer: int, barrier: threading.Barrier, failures: list[Exception]) -> None:
+        barrier.wait()
+        try:
+            save_turn(ChatStore(path), record(f"w{writer}-q1"), collection="default")
+        except ChatStoreUnavailable as error:
+            failures.append(error)
+
+    for attempt in range(60):
+        path, barrier, failures = tmp_path / f"chats-{attempt}.sqlite3", threading.Barrier(8), []
+        threads = [threading.Thread(target=first_save, args=(path, n, barrier, failures)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures, failures
+        assert len(ChatStore(path).list_chats()) == 8

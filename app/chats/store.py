@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
 from docchat.components.store import folder_is_read_only
 from docchat.core.errors import ChatNotFound, ChatStoreUnavailable, DocchatError
 from docchat.core.settings import Settings
@@ -161,8 +163,7 @@ class ChatStore:
             connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA foreign_keys = ON")
-            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                connection.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(connection)
             self._migrate(connection)
             yield connection
         except sqlite3.Error as error:
@@ -172,6 +173,20 @@ class ChatStore:
         finally:
             if connection is not None:
                 connection.close()
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL mode (once: the file keeps it). Connections that switch a new file at the same time
+        get "locked" at once, without the busy timeout, so this step is retried (tenacity) for up to the timeout."""
+        retrying = Retrying(
+            retry=retry_if_exception(_is_locked),
+            stop=stop_after_delay(self.timeout),
+            wait=wait_random(0.005, 0.05),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    connection.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         """Apply the missing :data:`MIGRATIONS` steps in one transaction (checked on every connection: a file moved
@@ -347,6 +362,10 @@ _SUMMARY = (
     "(SELECT COUNT(*) FROM turns t WHERE t.chat_id = c.id) AS turns FROM chats c"
 )
 _TURN = "SELECT number, question, answer, record, created, rating, comment FROM turns"
+
+
+def _is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error).lower()
 
 
 @contextlib.contextmanager
