@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from enum import StrEnum
 
+from docchat.app.sentences import is_prose
 from docchat.components.words import STOPWORDS, without_enumerators
 
 
@@ -128,10 +129,13 @@ def names_given(answer: str, texts: Iterable[str]) -> frozenset[str]:
     """The capitalised words of a model's ``answer`` that ``texts`` (the passages) hold, and only capitalised,
     lower-cased: the names it gives, wherever they stand ("Many" is no name where the passages also say "many").
     Asked "Which company uses Python for chaos engineering tests?", the 0.5B said "Netflix", which the passages
-    write only at a sentence's start ("(3) Netflix uses Python ...")."""
-    held = [_word(word) for text in texts for word in _WORD.findall(text)]
+    write only at a sentence's start ("(3) Netflix uses Python ..."). Code does not count against a name
+    ("Braintree" beside ``import braintree``)."""
+    lines = [line for text in texts for line in text.split("\n")]
+    held = [_word(word) for line in lines for word in _WORD.findall(line)]
     capitalised = {word.lower() for word in held if word[:1].isupper()}
-    lowered = {word for word in held if word[:1].islower()}
+    prose = [_word(word) for line in lines if is_prose(line.strip()) for word in _WORD.findall(line)]
+    lowered = {word for word in prose if word[:1].islower()}
     given = {_word(word).lower() for word in _WORD.findall(answer) if word[:1].isupper()}
     return frozenset(word for word in given if word in capitalised and word not in lowered and word not in STOPWORDS)
 

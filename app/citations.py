@@ -259,13 +259,18 @@ def clause_names(question: str) -> set[str]:
 def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[str], bool]) -> list[str]:
     """The names of the question's first clause, when the answer's supported sentences mention none of them:
     "TwilioQuest was created by Twilio." for "Which company created Vue.js?" answers another question, though
-    its cited passage names Vue.js. Names ``common`` to the collection ("Python" in a Python corpus) need not be
-    repeated and are not counted; empty when the answer mentions one of the others, or there are none. (The
-    engine does not ask this of questions for a date or number: "Ubuntu 18.04, Ansible 2.5.1" may answer
-    "Which versions will the update to the Full Stack Python Guide move to?")"""
-    names = {name for name in clause_names(question) if not common(name)}
+    its cited passage names Vue.js. A name ``common`` to the collection ("Python" in a Python corpus) need not
+    be repeated: it counts as mentioned where a quoted sentence or its page title or heading says it ("Cornice is
+    a REST framework for Pyramid." from a page on API frameworks does not answer "Which company created
+    Django?", in a corpus that names Django in a sixth of its chunks). Empty when one name is mentioned, or
+    there are none. (The engine does not ask this of questions for a date or number: "Ubuntu 18.04, Ansible
+    2.5.1" may answer "Which versions will the update to the Full Stack Python Guide move to?")"""
+    names = clause_names(question)
     said = " ".join(s.text for s in checked.sentences if s.supported).lower()
-    return [] if any(_names(said, name) for name in names) else sorted(names)
+    quoted = " ".join(f"{c.title} {c.heading} {c.quote}" for c in checked.citations).lower()
+    if any(_names(said, name) or (common(name) and _names(quoted, name)) for name in names):
+        return []
+    return sorted(name for name in names if not common(name)) or sorted(names)
 
 
 def _names(text: str, name: str) -> bool:

@@ -47,7 +47,7 @@ from docchat.app.prompt import (
 )
 from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
-from docchat.app.retrieve import hybrid_search
+from docchat.app.retrieve import distinct_passages, hybrid_search
 from docchat.app.schema import Answer, Event, Final, Mode, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
 from docchat.app.small_talk import small_talk
@@ -156,7 +156,7 @@ class Engine:
         top_k: int | None = None,
         source_prefix: str | None = None,
     ) -> list[Passage]:
-        """The ``top_k`` passages for ``query``: dense + BM25 fused, then reranked."""
+        """The ``top_k`` passages for ``query``: dense + BM25 fused, reranked, each text once."""
         passages, *_ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
         return passages
 
@@ -180,7 +180,7 @@ class Engine:
             embed=self.embedder.embed,
         )
         retrieved_at = time.perf_counter()
-        passages = self.reranker.rerank(query, candidates, top_k)
+        passages = distinct_passages(self.reranker.rerank(query, candidates, len(candidates)))[:top_k]
         timings = {"retrieve": retrieved_at - started, "rerank": time.perf_counter() - retrieved_at}
         return passages, vector, timings, lexical
 

@@ -22,6 +22,20 @@ def stored_page(meta: dict) -> int | None:
     return None
 
 
+def distinct_passages(passages: list[Passage]) -> list[Passage]:
+    """``passages`` without those whose text (apart from spacing) an earlier one already holds: a corpus may
+    repeat a paragraph on many pages (Full Stack Python describes flask-sqlalchemy on 9 example pages), and
+    five copies of it would fill the answer's context with one passage. The first, best-ranked copy is kept."""
+    seen: set[str] = set()
+    kept = []
+    for passage in passages:
+        text = " ".join(passage.text.split())
+        if text not in seen:
+            seen.add(text)
+            kept.append(passage)
+    return kept
+
+
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
     """RRF (Cormack et al. 2009): score(d) = sum over rankings of 1 / (k + rank of d), ranks from 1."""
     scores: dict[str, float] = {}
