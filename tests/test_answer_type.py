@@ -177,3 +177,7 @@ def test_the_names_a_models_answer_gives() -> None:
     assert names_given("Netflix", passages) == {"netflix"}  # only ever capitalised in the passages
     assert names_given("Many teams use Python at Netflix.", passages) == {"netflix", "python"}  # not "many"
     assert names_given("Spotify", passages) == set()  # not in the passages
+    # code beside the prose does not count against a name (fresh, twelfth session)
+    braintree = "Braintree's Flask example payments app shows this provider's API.\n# app.py\nimport braintree"
+    assert names_given("Braintree's example app.", [braintree]) == {"braintree"}
+    assert names_given("Braintree's example app.", [braintree + "\nThe braintree client is small."]) == set()
