@@ -73,7 +73,8 @@ _TIME_TEXT = re.compile(
     r"|today|yesterday|recently|ago)\b",
     re.I,
 )
-_QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|\b{_NUMBER_WORDS}\b", re.I)  # not the 3 of "GPT-3", "mp3"
+# not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
+_QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states

@@ -48,6 +48,7 @@ META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_
 # Key facts: numbers, identifiers (snake_case, dotted.names, calls(), CamelCase), and capitalised words.
 _KEY_TOKEN = re.compile(r"[A-Za-z0-9_][\w.]*(?:\(\))?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
+_FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)*")  # 10,000 and 2.7, not the 3 of "GPT-3" nor "mp3"
 _IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
 # Code identifiers and versions a question can ask about: snake_case, dotted.names (not "e.g."), 3.11, call().
 _CODE_IDENTIFIER = re.compile(r"_|[A-Za-z0-9]{2,}\.[A-Za-z0-9]|[A-Za-z0-9]\.[A-Za-z0-9]{2,}|\d\.\d|\(\)")
@@ -179,13 +180,23 @@ def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
 
 
 def best_relevance(passages: list[Passage]) -> float:
-    """The highest relevance among ``passages`` (0 when there are none)."""
-    return max((p.relevance for p in passages), default=0.0)
+    """What the gate compares with ``min_relevance``: the highest :attr:`Passage.gate_relevance` (0 when there are
+    no passages)."""
+    return max((p.gate_relevance for p in passages), default=0.0)
 
 
 def nothing_relevant(passages: list[Passage], min_relevance: float) -> bool:
     """The abstention gate: no passage reaches ``min_relevance``, so the engine refuses without calling the LLM."""
     return best_relevance(passages) < min_relevance
+
+
+def score_sentences(passages: list[Passage], query_vector: np.ndarray, vectors: SentenceVectors) -> None:
+    """Set each passage's ``sentence_similarity``: its closest sentence's cosine to the query (the sentences
+    are embedded into ``vectors``, where the answer's checks find them again)."""
+    groups = [passage_sentences(p) for p in passages]
+    vectors.add([s for group in groups for s in group])
+    for passage, group in zip(passages, groups, strict=True):
+        passage.sentence_similarity = max(float(np.dot(query_vector, vectors[s])) for s in group)
 
 
 def unmentioned_identifiers(question: str, passages: list[Passage]) -> list[str]:
@@ -206,14 +217,29 @@ def invented_names(answer: str, passages: list[Passage], question: str) -> list[
     return sorted(name for name in names_in([answer]) if name in missing)
 
 
-def without_invented_identifiers(checked: CheckedAnswer, passages: list[Passage]) -> tuple[CheckedAnswer, list[str]]:
-    """``checked`` without its unsupported sentences that name a code identifier or version no passage mentions
-    ("The library used to talk to Slack is the `slack_sdk` library." over passages that name slackclient), and
-    those identifiers: an invented API is left out, not shown as a muted sentence."""
+def unmentioned_numbers(sentence: str, passages: list[Passage], question: str = "") -> list[str]:
+    """The numbers of ``sentence`` ("$10,000", "1024") that neither the passages nor ``question`` hold."""
+
+    def numbers(text: str) -> list[str]:
+        return [n.rstrip(",.") for n in _FIGURE.findall(without_enumerators(text))]
+
+    held = {n.replace(",", "") for n in numbers("\n".join([question, *(p.text for p in passages)]))}
+    return sorted({n for n in numbers(sentence) if n.replace(",", "") not in held})
+
+
+def without_invented_identifiers(
+    checked: CheckedAnswer, passages: list[Passage], question: str = ""
+) -> tuple[CheckedAnswer, list[str]]:
+    """``checked`` without its unsupported sentences that name a code identifier, version or number no passage
+    (nor ``question``) mentions ("The library used to talk to Slack is the `slack_sdk` library." over passages
+    that name slackclient; "Odoo costs $10,000 per user." over passages without prices), and those names: an
+    invented API or figure is left out, not shown as a muted sentence."""
     invented: set[str] = set()
     kept = []
     for sentence in checked.sentences:
-        names = [] if sentence.supported else unmentioned_identifiers(sentence.text.replace("`", " "), passages)
+        text = sentence.text.replace("`", " ")
+        names = [] if sentence.supported else unmentioned_identifiers(text, passages)
+        names += [] if sentence.supported else unmentioned_numbers(text, passages, question)
         invented.update(names)
         if not names:
             kept.append(sentence)
@@ -324,7 +350,7 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:
     """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
-    best = best_relevance(passages)
+    best = max((p.relevance for p in passages), default=0.0)
     return {n for n, p in enumerate(passages, start=1) if p.relevance >= best - window}
 
 

@@ -21,6 +21,7 @@ from docchat.app.citations import (
     invented_names,
     nothing_relevant,
     on_topic,
+    score_sentences,
     subject_names,
     unmentioned_identifiers,
     unmentioned_names,
@@ -246,6 +247,8 @@ class Engine:
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
 
+        vectors = SentenceVectors(self.embedder.embed)  # the passages' sentences, embedded once for every check
+        score_sentences(passages, vector, vectors)
         if nothing_relevant(passages, self.settings.retrieval.min_relevance):
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         notice=gate_notice(passages, self.settings.retrieval.min_relevance))  # fmt: skip
@@ -260,7 +263,6 @@ class Engine:
             return
 
         llm = self.llm
-        vectors = SentenceVectors(self.embedder.embed)
         budget = profile.passage_budget or None
         context = fit_passages(passages, vector, vectors, budget, lambda text: len(self.embedder.count_tokens(text)))
         pieces: list[str] = []
@@ -338,7 +340,7 @@ class Engine:
                     partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
                         f"“{part}”" for part in quoted_for
                     )
-                checked, invented = without_invented_identifiers(checked, passages)
+                checked, invented = without_invented_identifiers(checked, passages, standalone)
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))

@@ -25,11 +25,19 @@ class Passage:
     bm25_rank: int | None = None
     page: int | None = None  # PDF page; ``lines`` are then lines of the page's extracted text
     root: str = ""  # the folder the source was ingested from (absolute); "" if unknown
+    sentence_similarity: float | None = None  # its closest sentence's cosine to the question (set before the gate)
 
     @property
     def relevance(self) -> float:
-        """What abstention looks at: cosine similarity + query-term coverage (0..2)."""
+        """What reranking and the citable window look at: cosine similarity + query-term coverage (0..2)."""
         return self.similarity + self.coverage
+
+    @property
+    def gate_relevance(self) -> float:
+        """What abstention looks at: the passage's or, if higher, its closest sentence's cosine + coverage (0..2).
+        A chunk on eight companies is far from "Which conference did Netflix write an update for?" as a whole,
+        though one of its sentences answers it."""
+        return max(self.similarity, self.sentence_similarity or 0.0) + self.coverage
 
     @property
     def lines(self) -> tuple[int, int]:

@@ -74,10 +74,10 @@ def test_off_topic_question_abstains_without_calling_the_llm(store, embedder, ll
     assert answer.citations == [] and answer.sentences == []
     assert answer.answer == "The documents do not cover this."
     assert (
-        max(p.relevance for p in answer.retrieved) < store.retrieval.min_relevance
+        max(p.gate_relevance for p in answer.retrieved) < store.retrieval.min_relevance
     )  # the gate, not the model, refused
     assert counting.calls == 0
-    best = max(p.relevance for p in answer.retrieved)  # and the notice says why, with the setting that decides
+    best = max(p.gate_relevance for p in answer.retrieved)  # and the notice says why, with the setting that decides
     assert answer.notice == (
         f"No passage is close enough to the question: the closest reaches a relevance of {best:.2f}, "
         f"and an answer needs {store.retrieval.min_relevance:.2f} (DOCCHAT_MIN_RELEVANCE)."
@@ -589,6 +589,48 @@ def test_fit_passages_keeps_reading_order_within_the_budget(store, embedder) -> 
 def _passage(number: int, text: str, similarity: float) -> Passage:
     return Passage(id=f"p{number}", text=text, source=f"doc{number}.md", title=f"Doc {number}", heading="",
                    start_line=1, end_line=1, similarity=similarity)  # fmt: skip
+
+
+def test_the_gate_reads_a_passages_closest_sentence(embedder) -> None:
+    """seed-075 (fresh, twelfth session): "Which conference did Netflix write an update for?" was refused by the
+    relevance gate: its passage covers eight companies, so the chunk as a whole is far from the question, though
+    one sentence answers it. The gate takes the closer of the passage and its best sentence."""
+    from docchat.app.citations import SentenceVectors, best_relevance, nothing_relevant, score_sentences
+
+    companies = " ".join(
+        [f"{name} uses Python for its {use}." for name, use in [("Uber", "marketplace"), ("Twilio", "docs"),
+         ("Google", "infrastructure"), ("Dropbox", "desktop client"), ("Reddit", "front page")]]
+        + ["Netflix also wrote a 2019 update for PyCon US on what teams and projects work in Python."]
+    )  # fmt: skip
+    passage = _passage(1, companies, 0.0)
+    question = "Which conference did Netflix write an update for?"
+    vector = embedder.embed_query(question)
+    passage.similarity = float(vector @ embedder.embed([companies])[0])
+    before = best_relevance([passage])
+    score_sentences([passage], vector, SentenceVectors(embedder.embed))
+    assert passage.sentence_similarity is not None and passage.sentence_similarity > passage.similarity
+    assert best_relevance([passage]) == passage.sentence_similarity + passage.coverage > before
+    assert passage.relevance == passage.similarity + passage.coverage  # reranking and the citable window unchanged
+    threshold = (before + best_relevance([passage])) / 2
+    assert nothing_relevant([_passage(1, companies, passage.similarity)], threshold)  # the chunk alone
+    assert not nothing_relevant([passage], threshold)
+
+
+def test_an_unsupported_sentence_with_a_figure_no_passage_holds_is_left_out() -> None:
+    """seed-054 (fresh, twelfth session): "How much does Odoo cost per user?" got "Odoo costs $10,000 per user."
+    as a muted sentence beside a supported one; an invented figure is left out like an invented API."""
+    from docchat.app.citations import CheckedAnswer, without_invented_identifiers
+    from docchat.app.schema import AnswerSentence
+
+    passages = [_passage(1, "(1) Odoo is an all-in-one management software. It has 2,000 apps.", 0.9)]
+    sentences = [AnswerSentence("Odoo is an all-in-one management software.", [1], True),
+                 AnswerSentence("Odoo costs $10,000 per user.", [], False),
+                 AnswerSentence("Odoo has 2000 apps in 1 store.", [], False)]  # fmt: skip
+    kept, invented = without_invented_identifiers(CheckedAnswer(sentences, [], 3, 1), passages, "How much per user?")
+    assert invented == ["1", "10,000"]
+    assert [s.text for s in kept.sentences] == ["Odoo is an all-in-one management software."]
+    held = [AnswerSentence("It has 2000 apps.", [], False)]  # 2,000 written without its comma: held
+    assert without_invented_identifiers(CheckedAnswer(held, [], 1, 0), passages)[1] == []
 
 
 def test_only_passages_near_the_best_can_be_cited_or_quoted(embedder) -> None:

@@ -82,6 +82,9 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("(3) NASA runs Python.", Expected.QUANTITY, "How many NASA projects run Python?", False),  # numbering
         ("Python 2.7 support ended.", Expected.TIME, "When did Python 2.7 support end?", False),
         ("Python 2.7 support ended in 2020.", Expected.TIME, "When did Python 2.7 support end?", True),
+        # a number word inside a compound is no amount (fresh, twelfth session: "How much does Odoo cost?")
+        ("Odoo is an all-in-one management software.", Expected.QUANTITY, "How much does Odoo cost?", False),
+        ("Odoo offers one suite of business apps.", Expected.QUANTITY, "How many suites does Odoo offer?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:

@@ -167,7 +167,8 @@ class RetrievalSettings(_Group):
         le=2,
         description=(
             "Abstain (no LLM call) when no retrieved passage reaches this relevance: cosine similarity to the "
-            "question + IDF-weighted share of the question's terms it contains (0..2). Calibrated on eval/sets."
+            "question (the passage's or, if higher, its closest sentence's) + IDF-weighted share of the "
+            "question's terms it contains (0..2). Calibrated on eval/sets."
         ),
     )
 
