@@ -157,8 +157,10 @@ class Engine:
         top_k: int | None = None,
         source_prefix: str | None = None,
     ) -> list[Passage]:
-        """The ``top_k`` passages for ``query``: dense + BM25 fused, reranked, each text once."""
-        passages, *_ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
+        """The ``top_k`` passages for ``query``: dense + BM25 fused, reranked, each text once, each with its
+        closest sentence's similarity (what the relevance gate reads)."""
+        passages, vector, *_ = self._retrieve(query, collection, top_k or self.settings.retrieval.top_k, source_prefix)
+        score_sentences(passages, vector, SentenceVectors(self.embedder.embed))
         return passages
 
     def _retrieve(

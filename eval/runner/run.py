@@ -143,7 +143,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
     Followups use the heuristic rewrite (the previous user turn is prepended when the question refers
     back), which is what the engine does with a tiny LLM (``condense=auto``); an LLM rewrite may differ.
     """
-    from docchat.app.citations import SentenceVectors, nothing_relevant, score_sentences
+    from docchat.app.citations import nothing_relevant
     from docchat.app.condense import heuristic_standalone
 
     history: list[dict[str, str]] = []
@@ -151,8 +151,7 @@ def retrieve_item(engine: Engine, item: Item, *, collection: str | None = None) 
         history += [{"role": "user", "content": turn}, {"role": "assistant", "content": ""}]
     query = heuristic_standalone(item.conversation[-1], history) if history else item.conversation[-1]
     started = time.perf_counter()
-    passages = engine.retrieve(query, collection=collection)
-    score_sentences(passages, engine.embedder.embed_query(query), SentenceVectors(engine.embedder.embed))
+    passages = engine.retrieve(query, collection=collection)  # each with its closest sentence scored, for the gate
     seconds = time.perf_counter() - started
     retrieved = [p.source for p in passages]
     fields = relevance_fields(passages)
