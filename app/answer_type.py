@@ -76,7 +76,8 @@ _TIME_TEXT = re.compile(
 # not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# a number as written: "2.7", "10,000" (not the 3 of "GPT-3"); citations.py reads figures with it too
+FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
 _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
 # NASA, CFPB, YouTube: a name even as a sentence's first word
@@ -109,8 +110,8 @@ def _word(token: str) -> str:
 def _without_asked_numbers(text: str, question: str) -> str:
     """``text`` without list numbering ("(3)", "Part 1", "Chapter 2") and the numbers the question holds ("Python
     2" and "Python 3" answer no "How long ...?" that asks about the move from Python 2 to Python 3)."""
-    text, asked = _SERIES_POSITION.sub(" ", without_enumerators(text)), set(_NUMBER.findall(question))
-    return _NUMBER.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
+    text, asked = _SERIES_POSITION.sub(" ", without_enumerators(text)), set(FIGURE.findall(question))
+    return FIGURE.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
 
 
 def names_in(texts: Iterable[str]) -> frozenset[str]:

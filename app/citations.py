@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docchat.app.answer_type import first_clause, names_in, opening_name, same_name
+from docchat.app.answer_type import FIGURE, first_clause, names_in, opening_name, same_name
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import split_sentences
 from docchat.components.words import STOPWORDS, content_words, without_enumerators
@@ -48,7 +48,6 @@ META_SUBJECT = re.compile(rf"^(?:the|these|this|those|each|both|all) (?:\w+ )?{_
 # Key facts: numbers, identifiers (snake_case, dotted.names, calls(), CamelCase), and capitalised words.
 _KEY_TOKEN = re.compile(r"[A-Za-z0-9_][\w.]*(?:\(\))?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
-_FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)*")  # 10,000 and 2.7, not the 3 of "GPT-3" nor "mp3"
 _IDENTIFIER = re.compile(r"\d|_|\w\.\w|\(\)|[a-z][A-Z]")
 # Code identifiers and versions a question can ask about: snake_case, dotted.names (not "e.g."), 3.11, call().
 _CODE_IDENTIFIER = re.compile(r"_|[A-Za-z0-9]{2,}\.[A-Za-z0-9]|[A-Za-z0-9]\.[A-Za-z0-9]{2,}|\d\.\d|\(\)")
@@ -221,7 +220,7 @@ def unmentioned_numbers(sentence: str, passages: list[Passage], question: str = 
     """The numbers of ``sentence`` ("$10,000", "1024") that neither the passages nor ``question`` hold."""
 
     def numbers(text: str) -> list[str]:
-        return [n.rstrip(",.") for n in _FIGURE.findall(without_enumerators(text))]
+        return FIGURE.findall(without_enumerators(text))
 
     held = {n.replace(",", "") for n in numbers("\n".join([question, *(p.text for p in passages)]))}
     return sorted({n for n in numbers(sentence) if n.replace(",", "") not in held})
@@ -238,8 +237,8 @@ def without_invented_identifiers(
     kept = []
     for sentence in checked.sentences:
         text = sentence.text.replace("`", " ")
-        names = [] if sentence.supported else unmentioned_identifiers(text, passages)
-        names += [] if sentence.supported else unmentioned_numbers(text, passages, question)
+        names = [] if sentence.supported else [*unmentioned_identifiers(text, passages),
+                                               *unmentioned_numbers(text, passages, question)]  # fmt: skip
         invented.update(names)
         if not names:
             kept.append(sentence)
