@@ -73,6 +73,14 @@ _TIME_TEXT = re.compile(
     r"|today|yesterday|recently|ago)\b",
     re.I,
 )
+# "What year ...?", "In which decade ...?": a year or decade, not "two months" (fresh, thirteenth session: "What year
+# was PowerShell first released?" took "Two months with Powershell on a UNIX ..." for an answer)
+_YEAR_Q = re.compile(r"\b(?:what|which) (?:year|decade)\b")
+_YEAR_TEXT = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)(?:s|'s)?\b")
+# "Python 2.5", "SQLite 3.9.0+", "Ubuntu 16.04": a name's version, no amount unless versions are asked for (fresh,
+# thirteenth session: "What is the maximum database size SQLite supports?" took "... as of Python 2.5." for one)
+_VERSIONED = re.compile(rf"\b(?!(?i:{_MONTHS})\b)[A-Z][\w+#.-]*\s+v?\d+(?:\.\d+)*\+?(?![\w%])")
+_ASKS_VERSION = re.compile(r"\b(?:versions?|releases?)\b", re.I)
 # not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
 _WORD = re.compile(r"[A-Za-z][\w'.-]*")
@@ -176,8 +184,10 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     one ("NASA uses ...", "YouTube ..."), not "Caddy is ...", or when it is one of the ``known`` names
     (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
     if expected is Expected.TIME:
-        return bool(_TIME_TEXT.search(_without_asked_numbers(text, question)))
+        asks_year = _YEAR_Q.search(first_clause(question.lower()))
+        return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
+        text = text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text)
         return bool(_QUANTITY_TEXT.search(_without_asked_numbers(text, question)))
     if expected is Expected.COMPARISON:  # "than", or the question's own comparative ("faster")
         asked = _COMPARISON_Q.search(" ".join(question.lower().split()))

@@ -13,10 +13,12 @@
    invented API or a wrong name is therefore unsupported, however similar it reads. A name the sentence
    takes from the question must be in the passages it cites (text, title or heading): "Reddit runs on
    Flask. [3]" for "Which framework is Reddit built on?" is unsupported by a passage on Flask alone.
-4. A sentence that only restates the question ("PayPal uses C to speed up its Python code." for "How does
+4. A negative sentence ("There is no free edition.") is unsupported by a passage sentence that says nothing
+   negative ("... free editions for students"): embeddings read the two as close.
+5. A sentence that only restates the question ("PayPal uses C to speed up its Python code." for "How does
    PayPal use C to speed up its Python code?") adds no word of its own: it answers nothing, so it is
    unsupported whatever it cites.
-5. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+6. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 from docchat.app.answer_type import FIGURE, first_clause, names_in, opening_name, same_name
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import split_sentences
+from docchat.app.yes_no import negates_unlike
 from docchat.components.words import STOPWORDS, content_words, without_enumerators
 from docchat.core.settings import Settings
 
@@ -57,6 +60,9 @@ _REFERS_BACK = re.compile(
     r"^\W*(?:\(\d+\)\s*)?(?:(?i:they|their|them|it|its|he|she|his|her|such|both)\b|(?i:the|this|that|these|those)\b"
     r"(?! [A-Z]))|\b(?i:it|its)\b"
 )
+# where a sentence's clause with a subject of its own starts: "(although Jessica is now at a new company ...)" (not
+# any bracket: "the Consumer Financial Protection Bureau (CFPB) agency is ...")
+_CLAUSE_START = re.compile(r";|\b(?:although|though|whereas|while|but)\b", re.I)
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -401,6 +407,21 @@ def check_answer(
         windows = (sentence_window(passages[number - 1], group, i, leaning=True) for i in {index, *close})
         return not any(holds_word(near, subject) for near in windows)
 
+    def clause_of_another(text: str, sentence: str) -> bool:
+        """Whether ``text`` states, of the name it opens with, what the supporting ``sentence`` says in a clause of
+        another name: "Guido van Rossum is now at a new company that she co-founded." from "... such as Guido van
+        Rossum and Jessica McKellar (although Jessica is now at a new company that she co-founded)." (fresh,
+        thirteenth session). The clause is the sentence's closest to ``text``; it must open with a name."""
+        clauses = [c.strip(" ,()") for c in _CLAUSE_START.split(without_enumerators(sentence))]
+        clauses = [c for c in clauses if len(content_words(c)) >= MIN_CLAIM_WORDS]
+        subject = opening_name(text, known) if len(clauses) > 1 else None
+        if subject is None:
+            return False
+        vectors.add(clauses)
+        closest = max(clauses, key=lambda c: float(np.dot(vectors[text], vectors[c])))
+        other = opening_name(closest, known)
+        return other is not None and not same_name(subject, other) and not holds_word(closest.lower(), subject)
+
     def support(text: str, number: int) -> tuple[bool, float, int]:
         group = per_passage[number - 1]
         sims = [float(np.dot(vectors[text], vectors[s])) for s in group]
@@ -413,7 +434,8 @@ def check_answer(
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
-        ok = ok and not new_subject(text, number, best)
+        ok = ok and not new_subject(text, number, best) and not clause_of_another(text, group[best])
+        ok = ok and not negates_unlike(text, group[best])
         return ok, strength, best
 
     def swapped(text: str, claimed: set[str], number: int, index: int) -> bool:

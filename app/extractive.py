@@ -11,12 +11,22 @@ import numpy as np
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
 from docchat.app.sentences import is_prose
-from docchat.components.words import QUESTION_WORDS, content_words
+from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
 
 QUOTED_PREFIX = "From the documents:"
 # A sentence opening with one of these leans on the one before ("They hired Guido van Rossum ..." after "Dropbox
 # is ..."): quoted alone it would not say who.
 _REFERS_BACK = re.compile(r"^\W*(?:they|their|them|it|its|he|she|his|her|this|these|those|such|both)\b", re.I)
+# A sentence that opens with "the <noun>" and its verb says that noun for a name the sentence before gave ("The project
+# is currently running and in-use by thousands of CFPB employees." after "(1) Collab by the U.S. government's ...").
+# Not pronouns: read as the name, "They also did a good job of hiring ... Jessica McKellar (although Jessica is now at
+# a new company that she co-founded)." came close enough to "What company did Jessica McKellar co-found after she left
+# Dropbox?" (fsp-065, unanswerable) to be quoted; _REFERS_BACK already quotes them with the sentence before.
+_STANDS_IN = re.compile(
+    r"^\W*[Tt]he [a-z]+(?= (?:is|was|are|were|has|had|have|can|could|will|would|also|now|currently|still|uses|used|"
+    r"runs|ran|offers|provides|became|remains)\b)"
+)
+_OPENING_WORDS = re.compile(r"[A-Za-z][\w'.-]*")
 
 
 class _Candidate(NamedTuple):
@@ -25,6 +35,7 @@ class _Candidate(NamedTuple):
     position: int  # the sentence's within the passage
     sentence: str
     terms: set[str]  # the question's terms it holds
+    leans: bool  # closer to the question read with the name the sentence before opens with: quoted with that one
 
 
 def extractive_answer(
@@ -57,7 +68,14 @@ def extractive_answer(
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
-    vectors.add([s for group in groups.values() for s in group])
+    resolved = {  # (passage, position) -> the sentence with its opening back-reference read as a name
+        (number, position): read_with_subject(sentence, group[position - 1])
+        for number, group in groups.items()
+        for position, sentence in enumerate(group)
+        if position
+    }
+    resolved = {key: text for key, text in resolved.items() if text}
+    vectors.add([s for group in groups.values() for s in group] + list(resolved.values()))
     for number, group in groups.items():
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
@@ -67,8 +85,11 @@ def extractive_answer(
                 near = sentence_window(passages[number - 1], group, position)
                 if not all(name in near for name in about):
                     continue
-            similarity = float(np.dot(query_vector, vectors[sentence]))
-            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked))
+            similarity, leans = float(np.dot(query_vector, vectors[sentence])), False
+            if text := resolved.get((number, position)):  # "How many employees use Collab?": 0.42 as written, 0.73
+                as_named = float(np.dot(query_vector, vectors[text]))
+                similarity, leans = max(similarity, as_named), as_named > similarity
+            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans))
     if not candidates or max(c.similarity for c in candidates) < min_similarity:
         return CheckedAnswer([], [], claims=0, supported=0)
     chosen: list[_Candidate] = []
@@ -78,12 +99,14 @@ def extractive_answer(
         candidates.remove(best)
         chosen.append(best)
         covered |= best.terms
+        if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
+            candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
     picked = {(c.number, c.position) for c in chosen}
     texts = [
         f"{groups[c.number][c.position - 1]} {c.sentence}"
-        if c.position and _REFERS_BACK.match(c.sentence) and (c.number, c.position - 1) not in picked
+        if _leans_back(c) and (c.number, c.position - 1) not in picked
         else c.sentence
         for c in chosen
     ]
@@ -94,3 +117,27 @@ def extractive_answer(
         quotes.setdefault(c.number, text)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))
+
+
+def _leans_back(candidate: _Candidate) -> bool:
+    """Whether a candidate sentence needs the one before it to say what it is about."""
+    return candidate.position > 0 and (candidate.leans or _REFERS_BACK.match(candidate.sentence) is not None)
+
+
+def read_with_subject(sentence: str, previous: str) -> str:
+    """``sentence`` with the "the <noun>" it opens with replaced by the name ``previous`` opens with ("The project is in
+    use by thousands of CFPB employees." after "(1) Collab by the CFPB is ...": "Collab is in use by ..."), or "" when
+    it opens otherwise or ``previous`` opens with no name. Embedded as written, such a sentence is far from a
+    question that names its subject; quoted, it keeps the one before it."""
+    opening = _STANDS_IN.match(sentence)
+    words = _OPENING_WORDS.findall(without_enumerators(previous))
+    if words and words[0].lower() in ("the", "a", "an"):
+        words = words[1:]
+    name: list[str] = []
+    for word in words:
+        if not word[:1].isupper():
+            break
+        name.append(word.rstrip("."))
+    if not opening or not name or name[0].lower() in STOPWORDS:
+        return ""
+    return " ".join(name) + sentence[opening.end() :]

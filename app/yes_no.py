@@ -1,4 +1,4 @@
-"""A small model's "Yes"/"No" that its own sentence contradicts.
+"""Polarity: a small model's "Yes"/"No" that its own sentence contradicts, and a "not" its passage never says.
 
 Asked "Does MySQL have an easier learning curve than PostgreSQL?", the default 0.5B model answered "No, MySQL
 has a slightly easier initial learning curve than PostgreSQL." The sentence after the "No" is what the
@@ -14,6 +14,9 @@ import re
 _OPENING = re.compile(r"^\s*(?P<word>yes|no)\b\s*[,.!:;-]*\s*(?=\S)", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|cannot|lacks?|unable)\b|n't\b", re.I)  # "can't", "won't"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+# what else turns a passage's sentence negative, so that an answer's "not" may restate it: "runs without external
+# dependencies" for "does not depend on ...", "no longer", "rather than", "instead of", "except"
+_NEGATIVE = re.compile(rf"{_NEGATION.pattern}|\b(?:without|instead|rather|except|absent|unsupported)\b", re.I)
 
 
 def without_contradicted_opening(answer: str) -> str:
@@ -27,3 +30,13 @@ def without_contradicted_opening(answer: str) -> str:
     if negated == (opening.group("word").lower() == "no"):
         return answer  # "No, it cannot ...", "Yes, it can ...": consistent
     return rest[:1].upper() + rest[1:]
+
+
+def negates_unlike(sentence: str, support: str) -> bool:
+    """Whether ``sentence`` (an answer's, its opening "Yes"/"No" aside) is negative where ``support``, the passage
+    sentence it is checked against, is not: "No, there is no free edition for students and open source projects."
+    is close to "... free editions for students and open source projects." in meaning as embeddings read it, and
+    says the opposite (fresh, thirteenth session)."""
+    opening = _OPENING.match(sentence)
+    said = sentence[opening.end() :] if opening else sentence
+    return _NEGATION.search(said) is not None and _NEGATIVE.search(support) is None

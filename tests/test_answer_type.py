@@ -82,9 +82,19 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("(3) NASA runs Python.", Expected.QUANTITY, "How many NASA projects run Python?", False),  # numbering
         ("Python 2.7 support ended.", Expected.TIME, "When did Python 2.7 support end?", False),
         ("Python 2.7 support ended in 2020.", Expected.TIME, "When did Python 2.7 support end?", True),
+        # a year asked for is no duration (fresh, thirteenth session)
+        ("Two months with PowerShell on UNIX.", Expected.TIME, "What year was PowerShell first released?", False),
+        ("Two months with PowerShell on UNIX.", Expected.TIME, "When was PowerShell first released?", True),
+        ("PowerShell was first released in 2006.", Expected.TIME, "What year was PowerShell first released?", True),
+        ("It began in the 1990s.", Expected.TIME, "In which decade did it begin?", True),
         # a number word inside a compound is no amount (fresh, twelfth session: "How much does Odoo cost?")
         ("Odoo is an all-in-one management software.", Expected.QUANTITY, "How much does Odoo cost?", False),
         ("Odoo offers one suite of business apps.", Expected.QUANTITY, "How many suites does Odoo offer?", True),
+        # a name's version is no amount, unless a version is asked for (fresh, thirteenth session)
+        ("SQLite ships with Python 2.5.", Expected.QUANTITY, "What is the maximum database size of SQLite?", False),
+        ("SQLite 3.9.0+ has json1.", Expected.QUANTITY, "What is the maximum database size of SQLite?", False),
+        ("SQLite databases reach 281 TB.", Expected.QUANTITY, "What is the maximum database size of SQLite?", True),
+        ("SQLite ships with Python 2.5.", Expected.QUANTITY, "Which Python version ships SQLite?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:
