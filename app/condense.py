@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from docchat.app.answer_type import names_in, opening_name
 from docchat.app.prompt import condense_messages, refusal_text
 from docchat.components.llm.backends import ChatLLM
 from docchat.components.words import content_words
@@ -87,13 +88,53 @@ def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
     return kept
 
 
+# what an answer opens with before its first sentence: the quotes' label and mark, a "Yes"/"No"
+_ANSWER_LEAD = re.compile(r"^\s*(?:From the documents:)?\s*[“\"]?\s*(?:(?:yes|no)\b[,.!]?\s*)?", re.I)
+_POSSESSIVE = {"its", "their", "his", "her"}
+# "What is Datasette?", "Who is Guido van Rossum?", "Tell me about the Flask web framework.": asks what a name is
+_DEFINITION = re.compile(
+    r"^\s*(?:(?:what|who)(?:'s| is| are| was| were)|tell me about|describe)\s+[^,;]+?[?.!]?\s*$", re.I
+)
+
+
+def last_subject(history: list[dict[str, str]]) -> str:
+    """The name the last exchange is about, as written: the one the last answer opens with (its subject) when the
+    last question names it too ("SQLite is included ... as of Python 2.5." after "Since which Python version is
+    SQLite included ...?"), else the one the last question asked what it is ("What is Datasette?"); "" when there
+    is none ("It exposes JSON APIs ...", "The CFPB built it." after "Which agency built Collab?")."""
+    last = {turn.get("role"): turn["content"] for turn in history}
+    answer = _MARKERS.sub("", _ANSWER_LEAD.sub("", last.get("assistant", ""), count=1))
+    name = opening_name(answer, names_in(turn["content"] for turn in history))
+    written = re.match(rf"\W*(?:(?:the|a|an)\s+)?({re.escape(name)})\b", answer, re.I) if name else None
+    if written and re.search(rf"\b{re.escape(name)}\b", last.get("user", ""), re.I):
+        return written.group(1)  # not "The CFPB built it." after "Which agency built Collab?": "it" may be Collab
+    defined = _DEFINITION.match(last.get("user", ""))
+    named = names_in([defined.group()]) if defined else set()
+    if len(named) == 1 and (written := re.search(rf"\b{re.escape(next(iter(named)))}\b", defined.group(), re.I)):
+        return written.group()
+    return ""
+
+
+def with_subject(question: str, subject: str) -> str:
+    """``question`` with its pronouns read as ``subject`` ("What is the maximum database size it supports?":
+    "... size SQLite supports?"), or "" when it names something itself or still refers back after that ("Where does
+    the second one work?")."""
+    if not subject or not _PRONOUN.search(question) or _NAMED.search(question):
+        return ""  # "How much did Salesforce pay when it bought them?": "it" may be a name the question says
+    named = _PRONOUN.sub(lambda p: subject + ("'s" if p.group().lower() in _POSSESSIVE else ""), question)
+    return "" if needs_context(named) else named
+
+
 def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
-    """The cheap rewrite: prepend the previous user question when this one refers back, and the ones before it
-    back to the last that stands on its own ("Does it support async handlers?" after "What is Sanic?" and "Who
-    maintains it?" needs Sanic, which only the first names)."""
+    """The cheap rewrite, for a question that refers back: its pronouns read as the name the last exchange is
+    about (:func:`last_subject`), else the previous user question prepended, and the ones before it back to the
+    last that stands on its own ("Where does the second one work now?" after "Which core developers did Dropbox
+    hire?")."""
     previous = [turn["content"].strip() for turn in history if turn.get("role") == "user"]
     if not previous or not needs_context(question):
         return question
+    if named := with_subject(question, last_subject(history)):
+        return named
     chain = [previous.pop()]
     while previous and needs_context(chain[0]):
         chain.insert(0, previous.pop())

@@ -155,7 +155,7 @@ def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None
         {"role": "assistant", "content": refusal_text()},
     ]
     rewritten = standalone_question("Which web frameworks can it run?", history, None)
-    assert rewritten == "What is Gunicorn? Which web frameworks can it run?"
+    assert rewritten == "Which web frameworks can Gunicorn run?"
     assert standalone_question("Which web frameworks can it run?", history[2:], None) == (
         "Which web frameworks can it run?"  # nothing but a refused exchange before: nothing to refer to
     )
@@ -163,16 +163,64 @@ def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None
 
 def test_a_fallback_reaches_back_to_the_question_that_named_the_subject() -> None:
     """Fresh, eleventh session: "Does it support async request handlers?" after "What is Sanic?" and "Who maintains
-    it?" was glued to "Who maintains it?" only (the model echoed the question) and refused: Sanic was lost."""
+    it?" was glued to "Who maintains it?" only (the model echoed the question) and refused: Sanic was lost. Glued,
+    when no name can stand for its pronouns."""
     history = [
         {"role": "user", "content": "What is Sanic?"},
-        {"role": "assistant", "content": "Sanic is a Python web framework [1]."},
+        {"role": "assistant", "content": "It is a Python web framework [1]."},
         {"role": "user", "content": "Who maintains it?"},
-        {"role": "assistant", "content": "The Sanic community [1]."},
+        {"role": "assistant", "content": "A community of volunteers [1]."},
     ]
     echo = FixedRewrite("Does it support async request handlers?")
     rewritten = standalone_question("Does it support async request handlers?", history, echo)
     assert rewritten == "What is Sanic? Who maintains it? Does it support async request handlers?"
-    history[2]["content"] = "Who maintains Flask?"  # the question before stands on its own: it alone is prepended
+    history[2]["content"] = "Who maintains the framework?"  # the question before stands on its own: it alone
     rewritten = standalone_question("Does it support async request handlers?", history, echo)
-    assert rewritten == "Who maintains Flask? Does it support async request handlers?"
+    assert rewritten == "Who maintains the framework? Does it support async request handlers?"
+
+
+def test_a_fallback_reads_its_pronouns_as_the_name_the_last_exchange_is_about() -> None:
+    """Fresh, thirteenth session: the 0.5B echoed "What is the maximum database size it supports?" (after a question
+    on SQLite) and "Who created it?" (after "What is Datasette?"); glued to the question before, the first was read
+    as asking for a Python version. The name the last answer opens with, else the last question's, stands in."""
+    sqlite = [
+        {"role": "user", "content": "Since which Python version is SQLite included in the standard library?"},
+        {"role": "assistant", "content": "SQLite is included in the standard library as of Python 2.5. [1]"},
+    ]
+    question = "What is the maximum database size it supports?"
+    assert standalone_question(question, sqlite, FixedRewrite(question)) == (
+        "What is the maximum database size SQLite supports?"
+    )
+    datasette = [
+        {"role": "user", "content": "What is Datasette?"},
+        {"role": "assistant", "content": "From the documents: “It exposes JSON APIs from SQLite databases.” [1]"},
+    ]
+    assert standalone_question("Who created it?", datasette, None) == "Who created Datasette?"
+    bottle = [
+        {"role": "user", "content": "What is the Bottle web framework?"},
+        {"role": "assistant", "content": "Yes, Bottle is a single source file web framework. [1]"},
+    ]
+    assert standalone_question("What is its file called, and what does it need?", bottle, None) == (
+        "What is Bottle's file called, and what does Bottle need?"
+    )
+    dropbox = [
+        {"role": "user", "content": "Which core developers did Dropbox hire?"},
+        {"role": "assistant", "content": "Dropbox hired Guido van Rossum and Jessica McKellar [1]."},
+    ]
+    assert standalone_question("Where does the second one work?", dropbox, None) == (
+        "Which core developers did Dropbox hire? Where does the second one work?"  # no pronoun to read as a name
+    )
+    slack = [
+        {"role": "user", "content": "What is Slack?"},
+        {"role": "assistant", "content": "Slack is a chat service [1]."},
+    ]
+    assert standalone_question("How much did Salesforce pay when it bought them?", slack, None) == (
+        "What is Slack? How much did Salesforce pay when it bought them?"  # "it" may be Salesforce (s13d, fsp-080)
+    )
+    company = [
+        {"role": "user", "content": "Which company hired well-known Python core contributors?"},
+        {"role": "assistant", "content": "From the documents: “They hired Guido van Rossum.” [1]"},
+    ]
+    assert standalone_question("Who did they hire?", company, None) == (
+        "Which company hired well-known Python core contributors? Who did they hire?"  # Python is no subject
+    )
