@@ -33,14 +33,15 @@ _TIME_Q = re.compile(
     _LEAD + r"(?:when\b|since when\b|(?:in|since|by|from|until) (?:what|which) (?:year|month|decade|date|day)\b"
     r"|(?:what|which) (?:year|month|decade|date|day)\b|how long ago\b)"
 )
-_QUANTITY_NOUNS = (
-    r"(?:number|numbers|percentage|percent|share|proportion|fraction|size|price|cost|costs|salary|limit|length|"
-    r"amount|count|version|versions|speed|rate|capacity|population|revenue|port|ports|timeout)"
-)
+# measures, stated in figures ("a maximum database size of 281 TB"), not in words such as "one" or "single"
+_MEASURES = r"size|price|cost|costs|salary|limit|length|speed|rate|capacity|population|revenue|port|ports|timeout"
+_QUANTITY_NOUNS = rf"(?:number|numbers|percentage|percent|share|proportion|fraction|amount|count|versions?|{_MEASURES})"
+_WHAT_NOUN = r"(?:what|which)(?:'s| is| was| are| were)?(?: \w+){0,3}? "
 _QUANTITY_Q = re.compile(
     _LEAD + r"(?:how (?:many|much|long|big|large|old|often|fast|far|tall|high|heavy|small|wide|deep)\b"
-    rf"|(?:what|which)(?:'s| is| was| are| were)?(?: \w+){{0,3}}? {_QUANTITY_NOUNS}\b)"
+    rf"|{_WHAT_NOUN}{_QUANTITY_NOUNS}\b)"
 )
+_MEASURE_Q = re.compile(rf"{_LEAD}{_WHAT_NOUN}({_MEASURES})\b")
 _NAME_NOUNS = (
     r"(?:company|companies|organi[sz]ations?|agency|agencies|person|people|universit(?:y|ies)|countr(?:y|ies)|"
     r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?|projects?|teams?|products?|tools?|services?|"
@@ -83,7 +84,8 @@ _VERSIONED = re.compile(rf"\b(?!(?i:{_MONTHS})\b)[A-Z][\w+#.-]*\s+v?\d+(?:\.\d+)
 _ASKS_VERSION = re.compile(r"\b(?:versions?|releases?)\b", re.I)
 # not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
 _QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
-_WORD = re.compile(r"[A-Za-z][\w'.-]*")
+# a word as written, with its apostrophes, dots and hyphens ("Uber's", "node.js"); extractive.py reads with it too
+WORD = re.compile(r"[A-Za-z][\w'.-]*")
 # a number as written: "2.7", "10,000" (not the 3 of "GPT-3"); citations.py reads figures with it too
 FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
@@ -128,7 +130,7 @@ def names_in(texts: Iterable[str]) -> frozenset[str]:
     names = set()
     for text in texts:
         for sentence in re.split(r"(?<=[.?!])\s+", text):
-            for word in _WORD.findall(sentence)[1:]:
+            for word in WORD.findall(sentence)[1:]:
                 word = _word(word)
                 if word[:1].isupper() and word.lower() not in STOPWORDS:
                     names.add(word.lower())
@@ -142,11 +144,11 @@ def names_given(answer: str, texts: Iterable[str]) -> frozenset[str]:
     write only at a sentence's start ("(3) Netflix uses Python ..."). Code does not count against a name
     ("Braintree" beside ``import braintree``)."""
     lines = [line for text in texts for line in text.split("\n")]
-    held = [_word(word) for line in lines for word in _WORD.findall(line)]
+    held = [_word(word) for line in lines for word in WORD.findall(line)]
     capitalised = {word.lower() for word in held if word[:1].isupper()}
-    prose = [_word(word) for line in lines if is_prose(line.strip()) for word in _WORD.findall(line)]
+    prose = [_word(word) for line in lines if is_prose(line.strip()) for word in WORD.findall(line)]
     lowered = {word for word in prose if word[:1].islower()}
-    given = {_word(word).lower() for word in _WORD.findall(answer) if word[:1].isupper()}
+    given = {_word(word).lower() for word in WORD.findall(answer) if word[:1].isupper()}
     return frozenset(word for word in given if word in capitalised and word not in lowered and word not in STOPWORDS)
 
 
@@ -155,7 +157,7 @@ def opening_name(sentence: str, known: frozenset[str] = frozenset()) -> str | No
     its subject, mostly ("NASA uses ...", "The CIA uses ...", "(3) Netflix uses ...", "The Python Software
     Foundation is ..."). The first word counts as at :func:`states`: when its letters mark it as a name or it is
     one of the ``known`` names. None when the sentence opens otherwise ("I gave this talk to Ubiquity.VC ...")."""
-    words = [_word(token) for token in _WORD.findall(without_enumerators(sentence))]
+    words = [_word(token) for token in WORD.findall(without_enumerators(sentence))]
     for position, word in enumerate(words[:3]):
         if _is_name(word, position, known):
             phrase = [word]
@@ -187,14 +189,18 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         asks_year = _YEAR_Q.search(first_clause(question.lower()))
         return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
-        text = text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text)
-        return bool(_QUANTITY_TEXT.search(_without_asked_numbers(text, question)))
+        text = _without_asked_numbers(text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text), question)
+        if measure := _MEASURE_Q.search(first_clause(" ".join(question.lower().split()))):
+            # a figure, or a price of nothing ("free": not where the question says it, "the free Oracle XE edition")
+            priced = measure.group(1) in ("price", "cost", "costs") and not re.search(r"\bfree\b", question, re.I)
+            return bool(FIGURE.search(text) or (priced and re.search(r"\bfree\b", text, re.I)))
+        return bool(_QUANTITY_TEXT.search(text))
     if expected is Expected.COMPARISON:  # "than", or the question's own comparative ("faster")
         asked = _COMPARISON_Q.search(" ".join(question.lower().split()))
         words = {"than", asked.group(1) or asked.group(2)} if asked else {"than"}
-        return any(_word(word).lower() in words for word in _WORD.findall(text))
-    asked = {_word(word).lower() for word in _WORD.findall(question)}
-    words = [_word(word) for word in _WORD.findall(text)]
+        return any(_word(word).lower() in words for word in WORD.findall(text))
+    asked = {_word(word).lower() for word in WORD.findall(question)}
+    words = [_word(word) for word in WORD.findall(text)]
     return any(
         word.lower() not in asked and (_CODE_NAME.fullmatch(word) is not None or _is_name(word, position, known))
         for position, word in enumerate(words)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from docchat.app.answer_type import WORD
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
 from docchat.app.sentences import is_prose
@@ -26,7 +27,6 @@ _STANDS_IN = re.compile(
     r"^\W*[Tt]he [a-z]+(?= (?:is|was|are|were|has|had|have|can|could|will|would|also|now|currently|still|uses|used|"
     r"runs|ran|offers|provides|became|remains)\b)"
 )
-_OPENING_WORDS = re.compile(r"[A-Za-z][\w'.-]*")
 
 
 class _Candidate(NamedTuple):
@@ -130,7 +130,7 @@ def read_with_subject(sentence: str, previous: str) -> str:
     it opens otherwise or ``previous`` opens with no name. Embedded as written, such a sentence is far from a
     question that names its subject; quoted, it keeps the one before it."""
     opening = _STANDS_IN.match(sentence)
-    words = _OPENING_WORDS.findall(without_enumerators(previous))
+    words = WORD.findall(without_enumerators(previous))
     if words and words[0].lower() in ("the", "a", "an"):
         words = words[1:]
     name: list[str] = []

@@ -95,6 +95,14 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("SQLite 3.9.0+ has json1.", Expected.QUANTITY, "What is the maximum database size of SQLite?", False),
         ("SQLite databases reach 281 TB.", Expected.QUANTITY, "What is the maximum database size of SQLite?", True),
         ("SQLite ships with Python 2.5.", Expected.QUANTITY, "Which Python version ships SQLite?", True),
+        # a measure is stated in figures (fsp-097): "single" and "one" count only for "how many/much"
+        ("It is a single file-based database.", Expected.QUANTITY, "What is the maximum size of SQLite?", False),
+        ("One team stuck with SQLite.", Expected.QUANTITY, "What is the maximum database size of SQLite?", False),
+        ("It is a single file-based database.", Expected.QUANTITY, "How many files does SQLite use?", True),
+        ("The Eco plan is free.", Expected.QUANTITY, "What is the price of the Eco plan?", True),
+        ("Its free edition is XE.", Expected.QUANTITY, "What's the storage limit of the free XE edition?", False),
+        ("Its free edition is XE.", Expected.QUANTITY, "What is the price of the free XE edition?", False),
+        ("Sanic listens on port 8000 by default.", Expected.QUANTITY, "What port does Sanic use?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:
