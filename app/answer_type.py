@@ -185,12 +185,13 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     languages does Uber mix in?"). A capitalised first word counts as a name only when its letters mark it as
     one ("NASA uses ...", "YouTube ..."), not "Caddy is ...", or when it is one of the ``known`` names
     (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
+    clause = first_clause(" ".join(question.lower().split()))
     if expected is Expected.TIME:
-        asks_year = _YEAR_Q.search(first_clause(question.lower()))
+        asks_year = _YEAR_Q.search(clause)
         return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
         text = _without_asked_numbers(text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text), question)
-        if measure := _MEASURE_Q.search(first_clause(" ".join(question.lower().split()))):
+        if measure := _MEASURE_Q.search(clause):
             # a figure, or a price of nothing ("free": not where the question says it, "the free Oracle XE edition")
             priced = measure.group(1) in ("price", "cost", "costs") and not re.search(r"\bfree\b", question, re.I)
             return bool(FIGURE.search(text) or (priced and re.search(r"\bfree\b", text, re.I)))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from docchat.app.answer_type import names_in, opening_name
-from docchat.app.prompt import condense_messages, refusal_text
+from docchat.app.prompt import as_said, condense_messages, refusal_text
+from docchat.app.yes_no import without_yes_no
 from docchat.components.llm.backends import ChatLLM
 from docchat.components.words import content_words
 
@@ -88,8 +89,6 @@ def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
     return kept
 
 
-# what an answer opens with before its first sentence: the quotes' label and mark, a "Yes"/"No"
-_ANSWER_LEAD = re.compile(r"^\s*(?:From the documents:)?\s*[“\"]?\s*(?:(?:yes|no)\b[,.!]?\s*)?", re.I)
 _POSSESSIVE = {"its", "their", "his", "her"}
 # "What is Datasette?", "Who is Guido van Rossum?", "Tell me about the Flask web framework.": asks what a name is
 _DEFINITION = re.compile(
@@ -103,7 +102,7 @@ def last_subject(history: list[dict[str, str]]) -> str:
     SQLite included ...?"), else the one the last question asked what it is ("What is Datasette?"); "" when there
     is none ("It exposes JSON APIs ...", "The CFPB built it." after "Which agency built Collab?")."""
     last = {turn.get("role"): turn["content"] for turn in history}
-    answer = _MARKERS.sub("", _ANSWER_LEAD.sub("", last.get("assistant", ""), count=1))
+    answer = _MARKERS.sub("", without_yes_no(as_said({"role": "assistant", "content": last.get("assistant", "")})))
     name = opening_name(answer, names_in(turn["content"] for turn in history))
     written = re.match(rf"\W*(?:(?:the|a|an)\s+)?({re.escape(name)})\b", answer, re.I) if name else None
     if written and re.search(rf"\b{re.escape(name)}\b", last.get("user", ""), re.I):

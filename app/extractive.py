@@ -68,13 +68,12 @@ def extractive_answer(
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
-    resolved = {  # (passage, position) -> the sentence with its opening back-reference read as a name
-        (number, position): read_with_subject(sentence, group[position - 1])
+    resolved = {  # (passage, position) -> the sentence with its opening "the <noun>" read as the name before it
+        (number, position): text
         for number, group in groups.items()
         for position, sentence in enumerate(group)
-        if position
+        if position and (text := read_with_subject(sentence, group[position - 1]))
     }
-    resolved = {key: text for key, text in resolved.items() if text}
     vectors.add([s for group in groups.values() for s in group] + list(resolved.values()))
     for number, group in groups.items():
         for position, sentence in enumerate(group):

@@ -89,10 +89,10 @@ def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> lis
     reply of quotes is given as plain sentences, without its label and quotation marks: a model shown them
     writes its next answer as "From the documents: ..." too, which reads as quotes but is its own text."""
     recent = history[-turns:] if turns else []
-    return [{"role": turn["role"], "content": _as_said(turn)[:chars]} for turn in recent]
+    return [{"role": turn["role"], "content": as_said(turn)[:chars]} for turn in recent]
 
 
-def _as_said(turn: dict[str, str]) -> str:
+def as_said(turn: dict[str, str]) -> str:
     """A turn's text; for a reply of quotes (``From the documents: “...” [1]``), the quoted sentences alone."""
     text = turn["content"]
     if turn["role"] != "assistant" or QUOTED_PREFIX not in text:

@@ -32,11 +32,15 @@ def without_contradicted_opening(answer: str) -> str:
     return rest[:1].upper() + rest[1:]
 
 
+def without_yes_no(text: str) -> str:
+    """``text`` without an opening "Yes"/"No" (and the punctuation after it)."""
+    opening = _OPENING.match(text)
+    return text[opening.end() :] if opening else text
+
+
 def negates_unlike(sentence: str, support: str) -> bool:
     """Whether ``sentence`` (an answer's, its opening "Yes"/"No" aside) is negative where ``support``, the passage
     sentence it is checked against, is not: "No, there is no free edition for students and open source projects."
     is close to "... free editions for students and open source projects." in meaning as embeddings read it, and
     says the opposite (fresh, thirteenth session)."""
-    opening = _OPENING.match(sentence)
-    said = sentence[opening.end() :] if opening else sentence
-    return _NEGATION.search(said) is not None and _NEGATIVE.search(support) is None
+    return _NEGATION.search(without_yes_no(sentence)) is not None and _NEGATIVE.search(support) is None
