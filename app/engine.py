@@ -337,7 +337,8 @@ class Engine:
                 about = about | set(unstated)  # and so must the quotes
             else:  # "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" answered in half
                 checked, quoted_for = quote_missing_parts(checked, question, passages, vectors,
-                                                          self.embedder.embed_query, citable, known)  # fmt: skip
+                                                          self.embedder.embed_query, citable, known,
+                                                          standalone, common)  # fmt: skip
                 if quoted_for:
                     partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
                         f"“{part}”" for part in quoted_for

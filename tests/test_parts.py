@@ -6,7 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from docchat.app.answer_type import names_in
-from docchat.app.parts import question_parts, unanswered_parts
+from docchat.app.citations import SentenceVectors, check_answer
+from docchat.app.engine import Engine
+from docchat.app.parts import question_parts, quote_missing_parts, unanswered_parts
 from docchat.cli.main import app as cli
 from tests.conftest import clear_user_settings
 from tests.fake_ollama import run_fake_ollama
@@ -27,6 +29,15 @@ from tests.test_answer import _ask_with_reply, store  # noqa: F401  (the module'
         ("Who created the Markdown markup language and in what year?", None),  # "and in": one question
         ("How do the design philosophies of Django and Flask differ?", None),  # "and" between names
         ("Can it run other languages? Which ones?", None),  # "Which ones?" is too short to stand alone
+        (  # a lead-in asks nothing: it belongs to the question after it (FSP eval, fsp-004)
+            "According to the enterprise Python page, when did Oracle buy Sun and what happened to Java afterwards?",
+            ["According to the enterprise Python page, when did Oracle buy Sun", "what happened to Java afterwards?"],
+        ),
+        ("Tell me about Flask, and who created it?", ["Tell me about Flask", "who created it?"]),  # a request asks
+        (  # a statement, then a question: one part (fsp-084)
+            "Caddy is written in Go. Which company made it, and who maintains it?",
+            ["Caddy is written in Go. Which company made it", "who maintains it?"],
+        ),
     ],
 )
 def test_question_parts(question: str, parts: list[str] | None) -> None:
@@ -65,6 +76,57 @@ def test_the_part_an_answer_leaves_out_gets_a_quote(store, embedder) -> None:  #
     )
     answer = _ask_with_reply(store, embedder, question, complete)
     assert "From the documents:" not in answer.answer and not answer.notice
+
+
+def test_a_quote_for_a_part_mentions_what_the_part_names(store, embedder) -> None:  # noqa: F811
+    """Fourteenth session (fsp-004, fsp-056): a part's quote came from a sentence about something else. The corpus
+    says how many CFPB employees use Collab, nothing of Netflix's: "how many employees does Netflix have?" gets no
+    quote, and the answer stays as the model wrote it."""
+    question = "Which government agency built Collab, and how many employees does Netflix have?"
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    answer = _ask_with_reply(store, embedder, question, reply)
+    assert "Consumer Financial Protection Bureau" in answer.answer and not answer.abstained, answer.to_dict()
+    assert "From the documents:" not in answer.answer and not answer.notice, answer.to_dict()
+    # "people" is a word the answer lacks, but the sentence that answers the part adds nothing the answer does not say
+    question = "Which government agency built Collab, and how many people use it?"
+    reply = "Collab by the U.S. government's Consumer Financial Protection Bureau (CFPB) agency is a corporate " \
+        "intranet and collaboration platform for large organizations, and the project is currently running and " \
+        "in-use by thousands of CFPB employees [1]."  # fmt: skip
+    answer = _ask_with_reply(store, embedder, question, reply)
+    assert "From the documents:" not in answer.answer and not answer.notice, answer.to_dict()
+
+
+def test_a_word_common_to_the_collection_answers_no_part(store, embedder) -> None:  # noqa: F811
+    """seed-019: "NASA uses Python extensively ..." shares only "Python" with "Which site lists government jobs that
+    require Python": in a corpus that names Python in most chunks, that says nothing of the part, which gets a quote."""
+    question = "Which site lists government jobs that require Python, and which agency built Collab?"
+    reply = "NASA uses Python extensively and open sources much of their software [1]. Collab was built by the " \
+        "Consumer Financial Protection Bureau [1]."  # fmt: skip
+    answer = _ask_with_reply(store, embedder, question, reply)
+    assert "USAJobs" in answer.answer and "Which site lists government jobs" in answer.notice, answer.to_dict()
+
+
+def test_a_follow_up_is_read_in_its_rewrite_but_earlier_questions_are_no_parts(store, embedder) -> None:  # noqa: F811
+    """Fourteenth session (fsp-055, fsp-056): a follow-up's parts are read in its rewrite when the rewrite asks as
+    many (its names then say what a quote must mention); a rewrite that glues the earlier question on adds no part
+    to quote for (the earlier question was answered in its own turn)."""
+    engine = Engine(store, embedder=embedder)
+    rewrite = "Which agency built Collab, and how many employees use Collab?"
+    passages = engine.retrieve(rewrite)
+    vectors = SentenceVectors(embedder.embed)
+    checked = check_answer("Collab was built by the Consumer Financial Protection Bureau [1].", passages, vectors)
+    assert checked.supported == 1, checked
+
+    def quote(question: str, standalone: str) -> tuple[str, list[str]]:
+        result, parts = quote_missing_parts(checked, question, passages, vectors, embedder.embed_query,
+                                            standalone=standalone)  # fmt: skip
+        return result.text(), parts
+
+    text, parts = quote("Which agency built it, and how many employees use it?", rewrite)
+    assert parts == ["how many employees use Collab?"] and "thousands of CFPB employees" in text, text
+    glued = "Is Python used in government agencies? Which agency built it, and how many employees use it?"
+    text, parts = quote("Which agency built it, and how many employees use it?", glued)
+    assert parts == ["how many employees use it?"], parts  # the turn's own parts, not "What is Collab?"
 
 
 def test_the_cli_prints_the_quote_added_after_the_streamed_answer(store, monkeypatch, tmp_path) -> None:  # noqa: F811
