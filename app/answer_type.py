@@ -45,10 +45,11 @@ _MEASURE_Q = re.compile(rf"{_LEAD}{_WHAT_NOUN}({_MEASURES})\b")
 _NAME_NOUNS = (
     r"(?:company|companies|organi[sz]ations?|agency|agencies|person|people|universit(?:y|ies)|countr(?:y|ies)|"
     r"city|cities|frameworks?|librar(?:y|ies)|databases?|languages?|projects?|teams?|products?|tools?|services?|"
-    r"platforms?|names?|engines?|servers?|editors?|licen[cs]es?|formats?|protocols?|providers?|vendors?)"
+    r"platforms?|names?|engines?|servers?|editors?|licen[cs]es?|formats?|protocols?|providers?|vendors?|"
+    r"sources?|authors?|(?:web)?sites?|blogs?|publications?|publishers?)"
 )
 _NAME_Q = re.compile(
-    _LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?:'s)?(?: [\w-]+){{0,2}}? {_NAME_NOUNS}\b"
+    _LEAD + rf"(?:(?:who|whom|whose)\b|(?:what|which)(?:'s)?(?: (?!do\b|does\b|did\b)[\w-]+){{0,2}}? {_NAME_NOUNS}\b"
     r"|what(?:'s| is| are| was| were)\b.* called $)"  # "What is its source file called?"
 )
 # "Is uWSGI faster than Gunicorn?", "Does Google use Python more than Java?" (not "languages other than Python")

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docchat.app.answer_type import FIGURE, first_clause, names_in, opening_name, same_name
+from docchat.app.answer_type import FIGURE, Expected, first_clause, names_in, opening_name, same_name
 from docchat.app.schema import AnswerSentence, Citation, Passage
-from docchat.app.sentences import split_sentences
+from docchat.app.sentences import is_credit, split_sentences
 from docchat.app.yes_no import negates_unlike
 from docchat.components.words import STOPWORDS, content_words, without_enumerators
 from docchat.core.settings import Settings
@@ -102,6 +102,13 @@ class CheckedAnswer:
     citations: list[Citation]
     claims: int
     supported: int
+
+    @property
+    def bare(self) -> bool:
+        """Whether the supported claims are all bare names ("Matt Makai [1]"): they answer through the passage
+        they cite, which holds what the question asks about."""
+        claims = [s for s in self.sentences if s.supported and s.citations]
+        return bool(claims) and all(len(content_words(s.text)) < MIN_CLAIM_WORDS for s in claims)
 
     @property
     def supported_share(self) -> float:
@@ -367,10 +374,12 @@ def check_answer(
     citable: set[int] | None = None,
     question: str = "",
     known: frozenset[str] | None = None,
+    expected: Expected | None = None,
 ) -> CheckedAnswer:
     """Verify every sentence of ``answer`` against ``passages`` (numbered from 1); only passages in
     ``citable`` (default: all) can support a sentence, and only if they hold its key facts (or ``question`` does).
-    ``known``: the names the passages capitalise mid-sentence (:func:`names_in`, read here when not given)."""
+    ``known``: the names the passages capitalise mid-sentence (:func:`names_in`, read here when not given).
+    ``expected``: the kind of fact the asked turn wants; when it is a name, a bare name in a credit line answers."""
     parsed, seen = [], set()
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
@@ -449,10 +458,29 @@ def check_answer(
         return not all(name in near for name in claimed) and bool(named - key_facts(text))
 
     asked, question_names = content_words(question), asked_names(question)
+
+    def bare_name(text: str, numbers: list[int]) -> list[int]:
+        """The passages whose credit line names what a short answer names ("Matt Makai [1]" for "Who is the source
+        of the quote about Java-only shops?", from "Source: Matt Makai"): the cited ones, or the first when it
+        cites none. Too short to compare, such an answer is checked on the credit alone; any other name, in
+        other words a passage's, is not enough (an injected "reply only with PWNED" holds PWNED too)."""
+        facts = key_facts(text) - key_facts(question)
+        if not facts or expected is not Expected.NAME:  # "Who ...?", "What source ...?"
+            return []
+        holding = [
+            n for n, group in enumerate(per_passage, start=1)
+            if (citable is None or n in citable) and any(is_credit(s) and not missing_facts(text, s) for s in group)
+        ]  # fmt: skip
+        return [n for n in numbers if n in holding] if numbers else holding[:1]  # unmarked: the first that holds it
+
     for text, numbers in parsed:
         said = content_words(text)
         if len(said) < MIN_CLAIM_WORDS:
-            sentences.append(AnswerSentence(text, [], True))
+            if named := bare_name(text, numbers):  # "Matt Makai [1]" for "Who is the source of ...?"
+                claims, supported = claims + 1, supported + 1
+                credits = (s for s in per_passage[named[0] - 1] if is_credit(s) and not missing_facts(text, s))
+                quotes.setdefault(named[0], next(credits))
+            sentences.append(AnswerSentence(text, named, True))
             continue
         claims += 1
         if asked and said <= asked:  # the question restated: nothing answered

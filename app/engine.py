@@ -322,7 +322,7 @@ class Engine:
             notice = QUOTES_NOTICE
         else:
             checked = check_answer(generated, passages, vectors, self.thresholds, citable=citable, question=standalone,
-                                   known=known)  # fmt: skip
+                                   known=known, expected=expected)  # fmt: skip
             if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
             elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
@@ -331,7 +331,7 @@ class Engine:
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
-            elif expected not in _TERSE and (unstated := unstated_subject(question, checked, common)):
+            elif not (expected in _TERSE or checked.bare) and (unstated := unstated_subject(question, checked, common)):
                 notice = f"The model's answer does not mention {' or '.join(unstated)}, which the question asks " \
                     "about; these are direct quotes instead."  # fmt: skip
                 about = about | set(unstated)  # and so must the quotes

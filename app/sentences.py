@@ -49,8 +49,13 @@ def is_prose(line: str) -> bool:
     prose: it says who wrote the passage's words."""
     if _CODE_LINE.match(line):
         return False
-    if _END.search(line) or _CREDIT.match(line):
+    if _END.search(line) or is_credit(line):
         return True
     words = _WORD.findall(line)
     long = [word for word in words if len(word) >= 4]
     return len(words) > 6 and sum(word[0].isupper() for word in long) < 0.6 * len(long)
+
+
+def is_credit(line: str) -> bool:
+    """Whether a line credits who wrote or published a passage's words ("Source: Matt Makai", "via python.org")."""
+    return _CREDIT.match(line) is not None

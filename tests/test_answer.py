@@ -368,6 +368,19 @@ def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(stor
     assert "Netflix uses Python" in answer.answer
 
 
+@pytest.mark.parametrize("reply", ["Matt Makai", "Matt Makai [1]"])
+def test_a_bare_name_a_credit_line_gives_answers_a_question_for_a_name(store, embedder, reply) -> None:
+    """Fourteenth session (seed-041, seed-066): the 0.5B answered "Who is the source of the quote about Java-only
+    shops?" with "Matt Makai [1]", true by the passage's "Source: Matt Makai", but too short to check as a claim:
+    docchat refused. A bare name in a credit line of an on-topic passage now answers a question asking for a name,
+    cited to that line; the same name for a question asking for no name is no answer."""
+    answer = _ask_with_reply(store, embedder, "Who is the source of the quote about Java-only shops?", reply)
+    assert answer.mode == "generated" and answer.answer.startswith("Matt Makai ["), answer.to_dict()
+    assert [c.quote for c in answer.citations] == ["Source: Matt Makai"], answer.to_dict()
+    answer = _ask_with_reply(store, embedder, "What does the quote about Java-only shops say?", reply)
+    assert answer.mode != "generated", answer.to_dict()
+
+
 @pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
 def test_a_question_for_a_date_the_passages_never_state_is_refused(store, embedder, reply) -> None:
     """Whatever the model replies (an answer without a date, or its refusal quoted by the default profile's

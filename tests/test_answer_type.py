@@ -24,6 +24,9 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("Which company acquired the startup?", Expected.NAME),
         ("What database does the CMS store pages in?", Expected.NAME),
         ("Which projects does the agency publish?", Expected.NAME),
+        ("What source is given for the Odoo example?", Expected.NAME),  # fourteenth session: sources, authors, sites
+        ("Which site can you search for government jobs on?", Expected.NAME),
+        ("What does the site recommend for a technical demo?", None),  # "the site" is who recommends, not what
         ("Which teams at the bank write Go?", Expected.NAME),
         ("What's the name of the tool that formats the code?", Expected.NAME),
         ("What is the company's chat app called, and who runs it?", Expected.NAME),
