@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from enum import StrEnum
 
-from docchat.app.sentences import is_prose
+from docchat.app.sentences import is_credit, is_prose
 from docchat.components.words import STOPWORDS, without_enumerators
 
 
@@ -91,6 +91,11 @@ WORD = re.compile(r"[A-Za-z][\w'.-]*")
 FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
 _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
+_ASKS_CREDIT = re.compile(
+    r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written|writer|publish(?:ed|er)?|"
+    r"whose)\b",
+    re.I,
+)
 # NASA, CFPB, YouTube: a name even as a sentence's first word
 _MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
 # cx_Oracle, mod_wsgi, bottle.py, node.js: a code name, whatever its case
@@ -201,12 +206,20 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         asked = _COMPARISON_Q.search(" ".join(question.lower().split()))
         words = {"than", asked.group(1) or asked.group(2)} if asked else {"than"}
         return any(_word(word).lower() in words for word in WORD.findall(text))
+    if is_credit(text):  # "Source: python.org" names who wrote the words before it: a name only when that is asked
+        return asks_credit(question)
     asked = {_word(word).lower() for word in WORD.findall(question)}
     words = [_word(word) for word in WORD.findall(text)]
     return any(
         word.lower() not in asked and (_CODE_NAME.fullmatch(word) is not None or _is_name(word, position, known))
         for position, word in enumerate(words)
     )
+
+
+def asks_credit(question: str) -> bool:
+    """Whether ``question`` asks who wrote, published or is credited for something ("What source is given for
+    ...?", "Whose definition ...?"): what a credit line ("Source: python.org") answers."""
+    return _ASKS_CREDIT.search(question) is not None
 
 
 def _is_name(word: str, position: int, known: frozenset[str]) -> bool:

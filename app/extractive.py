@@ -8,10 +8,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from docchat.app.answer_type import WORD
+from docchat.app.answer_type import WORD, asks_credit
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
-from docchat.app.sentences import is_prose
+from docchat.app.sentences import is_credit, is_prose
 from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
 
 QUOTED_PREFIX = "From the documents:"
@@ -68,17 +68,23 @@ def extractive_answer(
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
-    resolved = {  # (passage, position) -> the sentence with its opening "the <noun>" read as the name before it
-        (number, position): text
+    resolved = {  # (passage, position) -> the sentence read with what it stands in for: "the <noun>" as the name
+        (number, position): text  # before it; a credit ("Source: python.org") with the sentence it credits
         for number, group in groups.items()
         for position, sentence in enumerate(group)
-        if position and (text := read_with_subject(sentence, group[position - 1]))
+        if position
+        and (
+            text := read_with_subject(sentence, group[position - 1])
+            or _credited(sentence, group[position - 1], question)
+        )
     }
     vectors.add([s for group in groups.values() for s in group] + list(resolved.values()))
     for number, group in groups.items():
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
-            if len(terms) < 3 or not is_prose(sentence) or (wanted is not None and not wanted(sentence)):
+            # a credit ("Source: python.org") is short, but says who wrote what is asked about
+            short = len(terms) < 3 and not (is_credit(sentence) and asks_credit(question))
+            if short or not is_prose(sentence) or (wanted is not None and not wanted(sentence)):
                 continue
             if about:
                 near = sentence_window(passages[number - 1], group, position)
@@ -121,6 +127,12 @@ def extractive_answer(
 def _leans_back(candidate: _Candidate) -> bool:
     """Whether a candidate sentence needs the one before it to say what it is about."""
     return candidate.position > 0 and (candidate.leans or _REFERS_BACK.match(candidate.sentence) is not None)
+
+
+def _credited(sentence: str, previous: str, question: str) -> str:
+    """A credit line read with the sentence it credits ("(1) Odoo is ... Source: python.org") when ``question`` asks
+    who wrote something, or ""."""
+    return f"{previous} {sentence}" if is_credit(sentence) and asks_credit(question) else ""
 
 
 def read_with_subject(sentence: str, previous: str) -> str:

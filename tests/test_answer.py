@@ -381,6 +381,19 @@ def test_a_bare_name_a_credit_line_gives_answers_a_question_for_a_name(store, em
     assert answer.mode != "generated", answer.to_dict()
 
 
+def test_a_credit_line_is_quoted_with_the_sentence_it_credits(store, embedder) -> None:
+    """seed-013: "What source is given for the Odoo business application example?" answered with the Odoo sentence
+    alone names no source; the passage's "Source: python.org" (two words, no name by its letters) was no quote
+    candidate. A credit line states who wrote the words before it, and is read and quoted with them."""
+    reply = "Odoo is an all-in-one management software [1]."
+    answer = _ask_with_reply(store, embedder, "What source is given for the Odoo business application example?", reply)
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert "Odoo is an all-in-one management software" in answer.answer and "Source: python.org" in answer.answer
+    # a credit names who wrote the words, not what they are about: no answer to "Which database does Odoo use?"
+    answer = _ask_with_reply(store, embedder, "Which database does Odoo use to store its data?", reply)
+    assert "python.org" not in answer.answer, answer.to_dict()
+
+
 @pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
 def test_a_question_for_a_date_the_passages_never_state_is_refused(store, embedder, reply) -> None:
     """Whatever the model replies (an answer without a date, or its refusal quoted by the default profile's
