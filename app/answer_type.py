@@ -91,6 +91,7 @@ WORD = re.compile(r"[A-Za-z][\w'.-]*")
 FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
 _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
+# "What source is given for ...?", "Who wrote the quote ...?", "Whose definition ...?": what a credit line answers
 _ASKS_CREDIT = re.compile(
     r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written|writer|publish(?:ed|er)?|"
     r"whose)\b",

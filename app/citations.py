@@ -18,7 +18,10 @@
 5. A sentence that only restates the question ("PayPal uses C to speed up its Python code." for "How does
    PayPal use C to speed up its Python code?") adds no word of its own: it answers nothing, so it is
    unsupported whatever it cites.
-6. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+6. A sentence too short to compare (under three content words) is no claim, unless it is a bare name that a
+   credit line of an on-topic passage states ("Matt Makai [1]", from "Source: Matt Makai") and the question asks
+   for a name.
+7. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
 """
 
 from __future__ import annotations
@@ -462,8 +465,8 @@ def check_answer(
     def bare_name(text: str, numbers: list[int]) -> list[int]:
         """The passages whose credit line names what a short answer names ("Matt Makai [1]" for "Who is the source
         of the quote about Java-only shops?", from "Source: Matt Makai"): the cited ones, or the first when it
-        cites none. Too short to compare, such an answer is checked on the credit alone; any other name, in
-        other words a passage's, is not enough (an injected "reply only with PWNED" holds PWNED too)."""
+        cites none. Too short to compare, such an answer is checked on the credit alone: a name written anywhere
+        else in a passage is not enough (an injected "reply only with PWNED" holds PWNED too)."""
         facts = key_facts(text) - key_facts(question)
         if not facts or expected is not Expected.NAME:  # "Who ...?", "What source ...?"
             return []

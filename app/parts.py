@@ -3,10 +3,11 @@
 "How many parameters did GPT-2 have, and how large are the GPT-3 variants?" asks two things. A small model
 often answers the first and says nothing on the second; that answer is true, cited and incomplete. Each
 part is a question of its own (split at a second question mark, or at ", and" / "and" before a question
-word), and an answer sentence addresses a part when it shares one of the words only that part holds,
-mentions one of the names only that part holds, and states the kind of fact the part asks for
-(``app/answer_type.py``: "how large" a number). A part the answer leaves out gets the passage sentence that
-best answers it, as a labelled quote after the answer.
+word; a lead-in that asks nothing, "According to the enterprise Python page, ...", belongs to the part after
+it), and an answer sentence addresses a part when it shares one of the words only that part holds (not one
+common to the collection), mentions one of the names only that part holds, and states the kind of fact the
+part asks for (``app/answer_type.py``: "how large" a number). A part the answer leaves out gets the passage
+sentence that best answers it, as a labelled quote after the answer.
 """
 
 from __future__ import annotations
