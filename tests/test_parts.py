@@ -126,7 +126,7 @@ def test_a_follow_up_is_read_in_its_rewrite_but_earlier_questions_are_no_parts(s
     assert parts == ["how many employees use Collab?"] and "thousands of CFPB employees" in text, text
     glued = "Is Python used in government agencies? Which agency built it, and how many employees use it?"
     text, parts = quote("Which agency built it, and how many employees use it?", glued)
-    assert parts == ["how many employees use it?"], parts  # the turn's own parts, not "What is Collab?"
+    assert parts == ["how many employees use it?"], parts  # the turn's own, not "Is Python used in ...?"
 
 
 def test_the_cli_prints_the_quote_added_after_the_streamed_answer(store, monkeypatch, tmp_path) -> None:  # noqa: F811
