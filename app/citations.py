@@ -462,28 +462,31 @@ def check_answer(
 
     asked, question_names = content_words(question), asked_names(question)
 
-    def bare_name(text: str, numbers: list[int]) -> list[int]:
+    def bare_name(text: str, numbers: list[int]) -> dict[int, str]:
         """The passages whose credit line names what a short answer names ("Matt Makai [1]" for "Who is the source
-        of the quote about Java-only shops?", from "Source: Matt Makai"): the cited ones, or the first when it
-        cites none. Too short to compare, such an answer is checked on the credit alone: a name written anywhere
-        else in a passage is not enough (an injected "reply only with PWNED" holds PWNED too)."""
+        of the quote about Java-only shops?", from "Source: Matt Makai"), with that line: the cited ones, or the
+        first when it cites none. Too short to compare, such an answer is checked on the credit alone: a name
+        written anywhere else in a passage is not enough (an injected "reply only with PWNED" holds PWNED too)."""
         facts = key_facts(text) - key_facts(question)
         if not facts or expected is not Expected.NAME:  # "Who ...?", "What source ...?"
-            return []
-        holding = [
-            n for n, group in enumerate(per_passage, start=1)
-            if (citable is None or n in citable) and any(is_credit(s) and not missing_facts(text, s) for s in group)
-        ]  # fmt: skip
-        return [n for n in numbers if n in holding] if numbers else holding[:1]  # unmarked: the first that holds it
+            return {}
+        credits: dict[int, str] = {}
+        for n, group in enumerate(per_passage, start=1):
+            credit = next((s for s in group if is_credit(s) and not missing_facts(text, s)), None)
+            if credit and (citable is None or n in citable):
+                credits[n] = credit
+        if not numbers:  # unmarked: the first that holds it
+            return dict(list(credits.items())[:1])
+        return {n: credits[n] for n in numbers if n in credits}
 
     for text, numbers in parsed:
         said = content_words(text)
         if len(said) < MIN_CLAIM_WORDS:
             if named := bare_name(text, numbers):  # "Matt Makai [1]" for "Who is the source of ...?"
                 claims, supported = claims + 1, supported + 1
-                credits = (s for s in per_passage[named[0] - 1] if is_credit(s) and not missing_facts(text, s))
-                quotes.setdefault(named[0], next(credits))
-            sentences.append(AnswerSentence(text, named, True))
+                first = next(iter(named))
+                quotes.setdefault(first, named[first])
+            sentences.append(AnswerSentence(text, list(named), True))
             continue
         claims += 1
         if asked and said <= asked:  # the question restated: nothing answered

@@ -68,6 +68,7 @@ def extractive_answer(
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
+    credit_asked = asks_credit(question)  # then a credit line ("Source: python.org") answers
     resolved = {  # (passage, position) -> the sentence read with what it stands in for: "the <noun>" as the name
         (number, position): text  # before it; a credit ("Source: python.org") with the sentence it credits
         for number, group in groups.items()
@@ -75,7 +76,7 @@ def extractive_answer(
         if position
         and (
             text := read_with_subject(sentence, group[position - 1])
-            or _credited(sentence, group[position - 1], question)
+            or (f"{group[position - 1]} {sentence}" if credit_asked and is_credit(sentence) else "")
         )
     }
     vectors.add([s for group in groups.values() for s in group] + list(resolved.values()))
@@ -83,7 +84,7 @@ def extractive_answer(
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
             # a credit ("Source: python.org") is short, but says who wrote what is asked about
-            short = len(terms) < 3 and not (is_credit(sentence) and asks_credit(question))
+            short = len(terms) < 3 and not (credit_asked and is_credit(sentence))
             if short or not is_prose(sentence) or (wanted is not None and not wanted(sentence)):
                 continue
             if about:
@@ -127,12 +128,6 @@ def extractive_answer(
 def _leans_back(candidate: _Candidate) -> bool:
     """Whether a candidate sentence needs the one before it to say what it is about."""
     return candidate.position > 0 and (candidate.leans or _REFERS_BACK.match(candidate.sentence) is not None)
-
-
-def _credited(sentence: str, previous: str, question: str) -> str:
-    """A credit line read with the sentence it credits ("(1) Odoo is ... Source: python.org") when ``question`` asks
-    who wrote something, or ""."""
-    return f"{previous} {sentence}" if is_credit(sentence) and asks_credit(question) else ""
 
 
 def read_with_subject(sentence: str, previous: str) -> str:

@@ -37,11 +37,10 @@ def question_parts(question: str) -> list[str]:
     pieces: list[str] = []
     lead = ""
     for piece in (piece.strip(" ,;") for piece in _SPLIT.split(question.strip())):
+        lead = f"{lead}, {piece}" if lead else piece
         if not piece or _ASKS.search(re.split(r"(?<=[.!])\s+", piece)[-1]):  # its last sentence asks
-            pieces.append(f"{lead}, {piece}" if lead else piece)
+            pieces.append(lead)
             lead = ""
-        else:
-            lead = f"{lead}, {piece}" if lead else piece
     if lead:
         pieces.append(lead)
     parts = [piece for piece in pieces if len(piece.split()) >= MIN_PART_WORDS]
