@@ -83,8 +83,28 @@ _YEAR_TEXT = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)(?:s|'s)?\b")
 # thirteenth session: "What is the maximum database size SQLite supports?" took "... as of Python 2.5." for one)
 _VERSIONED = re.compile(rf"\b(?!(?i:{_MONTHS})\b)[A-Z][\w+#.-]*\s+v?\d+(?:\.\d+)*\+?(?![\w%])")
 _ASKS_VERSION = re.compile(r"\b(?:versions?|releases?)\b", re.I)
+# "on December 23, 2012", "in 2019": when something happened, no amount unless the question's measure is time ("How
+# long ...?", "How old ...?"); fsp-038: "How big was Full Stack Python when it turned five?" took "... began five years
+# ago today, on December 23, 2012." for a size
+_DATE = re.compile(
+    rf"\b{_MONTHS}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+(?:1[5-9]|20)\d\d)?\b"
+    r"|\b(?:in|since|by|from|until|on|of|to)\s+(?:1[5-9]|20)\d\d(?:s|'s)?\b",
+    re.I,
+)
+# "commit 69f5f46", "id 3fa8c2d9": a hexadecimal identifier, no amount
+_HEX_ID = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b")
+# "How much of Reddit is Python?": a share, which "a significant portion" states ...
+_SHARE_Q = re.compile(r"\bhow much of\b|\b(?:what|which) (?:share|part|portion|proportion|fraction|percentage) of\b")
+_SHARE_TEXT = re.compile(
+    r"\b(?:portion|part|share|bulk|fraction|percent|all|none|some|much|significant|substantial)\b", re.I
+)
+# ... but "How many lines of code does YouTube have?" asks for a count, which "most of the lines" is not
+_COUNT_Q = re.compile(r"\bhow many (?!of\b)")
+_PROPORTION = re.compile(r"\b(?:most|majority|minority|half|quarter|third)\b", re.I)
+_TIME_MEASURE_Q = re.compile(r"\bhow (?:long|old|often|many (?:years|months|weeks|days|decades))\b")
 # not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
-_QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
+_NUMBER_WORD = re.compile(rf"(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
+_QUANTITY_TEXT = re.compile(rf"(?<![A-Za-z-])\d|{_NUMBER_WORD.pattern}", re.I)
 # a word as written, with its apostrophes, dots and hyphens ("Uber's", "node.js"); extractive.py reads with it too
 WORD = re.compile(r"[A-Za-z][\w'.-]*")
 # a number as written: "2.7", "10,000" (not the 3 of "GPT-3"); citations.py reads figures with it too
@@ -128,7 +148,9 @@ def _without_asked_numbers(text: str, question: str) -> str:
     """``text`` without list numbering ("(3)", "Part 1", "Chapter 2") and the numbers the question holds ("Python
     2" and "Python 3" answer no "How long ...?" that asks about the move from Python 2 to Python 3)."""
     text, asked = _SERIES_POSITION.sub(" ", without_enumerators(text)), set(FIGURE.findall(question))
-    return FIGURE.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
+    text = FIGURE.sub(lambda number: " " if number.group() in asked else number.group(), text) if asked else text
+    said = {word.lower() for word in _NUMBER_WORD.findall(question)}  # "five" of "when it turned five years old"
+    return _NUMBER_WORD.sub(lambda word: " " if word.group().lower() in said else word.group(), text) if said else text
 
 
 def names_in(texts: Iterable[str]) -> frozenset[str]:
@@ -198,6 +220,11 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
         text = _without_asked_numbers(text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text), question)
+        text = _HEX_ID.sub(" ", text if _TIME_MEASURE_Q.search(clause) else _DATE.sub(" ", text))
+        asked = " ".join(question.lower().split())  # a follow-up's rewrite asks its turn last
+        if _SHARE_Q.search(asked) and _SHARE_TEXT.search(text):
+            return True
+        text = _PROPORTION.sub(" ", text) if _COUNT_Q.search(asked) and not _SHARE_Q.search(asked) else text
         if measure := _MEASURE_Q.search(clause):
             # a figure, or a price of nothing ("free": not where the question says it, "the free Oracle XE edition")
             priced = measure.group(1) in ("price", "cost", "costs") and not re.search(r"\bfree\b", question, re.I)

@@ -27,11 +27,11 @@ _WHOLE_QUESTION = re.compile(
     r"could|should|would|will|has|have)\b",
     re.I,
 )
-# "Which version?", "What license?", "How many users?": a question word and a noun or two, no verb, nothing named
-# (a connective before it is gone by then: see needs_context)
+# "Which version?", "What license?", "How many users?", "Which editions are there?": a question word and a noun or
+# two, no other verb, nothing named (a connective before it is gone by then: see needs_context)
 _ELLIPTICAL = re.compile(
     r"^\s*(?i:which|what|whose|how many|how much)(?:\s+(?!(?:is|are|was|were|does|do|did|"
-    r"can|could|should|would|will|has|have)\b)[a-z][\w-]*){0,2}\s*\??\s*$"
+    r"can|could|should|would|will|has|have)\b)[a-z][\w-]*){0,2}(?:\s+(?i:is|are|was|were) there)?\s*\??\s*$"
 )
 # "Which is older?", "Which is the default?": a choice among what was said before, nothing named
 _WHICH_OF_THEM = re.compile(r"^\s*(?i:which (?:is|are|was|were|one is))(?:\s+[a-z][\w-]*){1,3}\s*\??\s*$")

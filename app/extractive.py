@@ -11,13 +11,13 @@ import numpy as np
 from docchat.app.answer_type import WORD, asks_credit
 from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
 from docchat.app.schema import AnswerSentence, Passage
-from docchat.app.sentences import is_credit, is_prose
+from docchat.app.sentences import credited, is_credit, is_prose, list_after
 from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
 
 QUOTED_PREFIX = "From the documents:"
 # A sentence opening with one of these leans on the one before ("They hired Guido van Rossum ..." after "Dropbox
 # is ..."): quoted alone it would not say who.
-_REFERS_BACK = re.compile(r"^\W*(?:they|their|them|it|its|he|she|his|her|this|these|those|such|both)\b", re.I)
+_REFERS_BACK = re.compile(r"^\W*(?:they|their|them|it|its|he|she|his|her|this|that|these|those|such|both)\b", re.I)
 # A sentence that opens with "the <noun>" and its verb says that noun for a name the sentence before gave ("The project
 # is currently running and in-use by thousands of CFPB employees." after "(1) Collab by the U.S. government's ...").
 # Not pronouns: read as the name, "They also did a good job of hiring ... Jessica McKellar (although Jessica is now at
@@ -29,6 +29,28 @@ _STANDS_IN = re.compile(
 )
 
 
+# "Under which licenses are ...?", "Which static site generator did ...?": the noun naming what is asked for, which a
+# sentence that answers holds more often than not ("... under the AGPL 3 license")
+_FOCUS = re.compile(
+    r"\b(?:which|what)((?:\s+[a-z][\w-]*){1,3}?)(?=\s+(?:is|are|was|were|do|does|did|can|could|has|have|"
+    r"had|will|would|should)\b)|\b(?:which|what)\s+([a-z][\w-]*)",
+    re.I,
+)
+_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would"}
+FOCUS_WEIGHT = 0.5  # added to a sentence's score when it holds a focus term
+
+
+def focus_terms(question: str) -> set[str]:
+    """The terms of the noun after the question's "which" or "what" that names what it asks for: the last word
+    before its verb ("Which static site generator did ...": generator), else the word after it ("Which companies
+    use Flask?": companies); none for "What does ...?" or "What is ...?"."""
+    nouns = []
+    for match in _FOCUS.finditer(question):
+        phrase = match.group(1).split() if match.group(1) else [match.group(2)]
+        nouns.append(phrase[-1] if match.group(1) else phrase[0])
+    return {term for noun in nouns if noun.lower() not in _AUXILIARIES for term in content_words(noun)} - QUESTION_WORDS
+
+
 class _Candidate(NamedTuple):
     similarity: float
     number: int  # the passage's, from 1
@@ -36,6 +58,7 @@ class _Candidate(NamedTuple):
     sentence: str
     terms: set[str]  # the question's terms it holds
     leans: bool  # closer to the question read with the name the sentence before opens with: quoted with that one
+    text: str  # what is quoted of it: the sentence, or the sentence with what it needs (see _with_context)
 
 
 def extractive_answer(
@@ -62,24 +85,28 @@ def extractive_answer(
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
     applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. They are
     shown in the order picked, so the sentence that best answers the question comes first. A picked sentence
-    that opens by referring back ("They ...", "It ...") is quoted with the sentence before it.
+    that opens by referring back ("They ...", "It ...", "That approach ...") is quoted with the sentence before it; a
+    lead-in ending with a colon ("To achieve a standout demo you must:"), with the list it introduces.
     """
     asked = content_words(question) - QUESTION_WORDS
+    focus = focus_terms(question)
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     credit_asked = asks_credit(question)  # then a credit line ("Source: python.org") answers
-    resolved = {  # (passage, position) -> the sentence read with what it stands in for: "the <noun>" as the name
-        (number, position): text  # before it; a credit ("Source: python.org") with the sentence it credits
+    resolved = {  # (passage, position) -> the sentence read with the name "the <noun>" stands in for
+        (number, position): text
         for number, group in groups.items()
         for position, sentence in enumerate(group)
-        if position
-        and (
-            text := read_with_subject(sentence, group[position - 1])
-            or (f"{group[position - 1]} {sentence}" if credit_asked and is_credit(sentence) else "")
-        )
+        if position and (text := read_with_subject(sentence, group[position - 1]))
     }
-    vectors.add([s for group in groups.values() for s in group] + list(resolved.values()))
+    extended = {  # (passage, position) -> the sentence with what it needs to be read, quoted with it
+        (number, position): text
+        for number, group in groups.items()
+        for position in range(len(group))
+        if (text := _with_context(passages[number - 1].text, group, position, credit_asked))
+    }
+    vectors.add([s for group in groups.values() for s in group] + [*resolved.values(), *extended.values()])
     for number, group in groups.items():
         for position, sentence in enumerate(group):
             terms = content_words(sentence)
@@ -92,28 +119,40 @@ def extractive_answer(
                 if not all(name in near for name in about):
                     continue
             similarity, leans = float(np.dot(query_vector, vectors[sentence])), False
+            whole = extended.get((number, position), sentence)
+            if whole != sentence:  # what "... you must:" says is in its list; what "- AWS" credits, before it
+                similarity, terms = max(similarity, float(np.dot(query_vector, vectors[whole]))), content_words(whole)
             if text := resolved.get((number, position)):  # "How many employees use Collab?": 0.42 as written, 0.73
                 as_named = float(np.dot(query_vector, vectors[text]))
                 similarity, leans = max(similarity, as_named), as_named > similarity
-            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans))
+            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
     if not candidates or max(c.similarity for c in candidates) < min_similarity:
         return CheckedAnswer([], [], claims=0, supported=0)
     chosen: list[_Candidate] = []
     covered: set[str] = set()
     while candidates and len(chosen) < max_sentences:
-        best = max(candidates, key=lambda c: c.similarity + (len(c.terms - covered) / len(asked) if asked else 0.0))
+        best = max(
+            candidates,
+            key=lambda c: (
+                c.similarity
+                + (len(c.terms - covered) / len(asked) if asked else 0.0)
+                + (FOCUS_WEIGHT if c.terms & focus else 0.0)
+            ),
+        )
         candidates.remove(best)
         chosen.append(best)
         covered |= best.terms
         if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
+        # nor is what its quote already holds (a list's items, a credited paragraph)
+        candidates = [c for c in candidates if c.number != best.number or c.sentence not in best.text]
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
     picked = {(c.number, c.position) for c in chosen}
     texts = [
-        f"{groups[c.number][c.position - 1]} {c.sentence}"
+        f"{groups[c.number][c.position - 1]} {c.text}"
         if _leans_back(c) and (c.number, c.position - 1) not in picked
-        else c.sentence
+        else c.text
         for c in chosen
     ]
     sentences = [AnswerSentence(QUOTED_PREFIX, [], True)]
@@ -123,6 +162,17 @@ def extractive_answer(
         quotes.setdefault(c.number, text)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))
+
+
+def _with_context(text: str, group: list[str], position: int, credit_asked: bool) -> str:
+    """The sentence at ``position`` of a passage (``text``, split into ``group``) with what it needs to be read,
+    or "" when it needs nothing: a lead-in ending with a colon ("To achieve a standout demo you must:") with the
+    list it introduces; when the question asks who wrote something, a credit ("- AWS") with what it credits."""
+    if items := list_after(text, group, position):
+        return f"{group[position]} {'; '.join(items)}"
+    if credit_asked and is_credit(group[position]) and (paragraph := credited(text, group, position)):
+        return f"{paragraph} {group[position]}"
+    return ""
 
 
 def _leans_back(candidate: _Candidate) -> bool:

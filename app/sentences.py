@@ -14,7 +14,12 @@ _CODE_LINE = re.compile(
 )
 
 # "Source: Matt Makai", "By Armin Ronacher": who said a passage's words, which a "who" question may ask for
-_CREDIT = re.compile(r"^\W*(?:source|author|authors|by|credit|quote|via)\b\s*:?\s*\S", re.I)
+# ... and "- AWS" after a quoted definition: a dash and a name of up to four capitalised words
+_CREDIT = re.compile(
+    r"^\W*(?:source|author|authors|by|credit|quote|via)\b\s*:?\s*\S"
+    r"|^\s*[-–—]{1,2}\s*(?-i:[A-Z][\w.&'-]*(?:\s+(?:[A-Z][\w.&'-]*|van|von|de|der|da|di|du|le|la)){0,3})\s*$",
+    re.I,
+)
 _END = re.compile(r"""[.!?;:"'”’)\]]\s*$""")
 _WORD = re.compile(r"[A-Za-z][\w'-]*")
 
@@ -54,6 +59,33 @@ def is_prose(line: str) -> bool:
     words = _WORD.findall(line)
     long = [word for word in words if len(word) >= 4]
     return len(words) > 6 and sum(word[0].isupper() for word in long) < 0.6 * len(long)
+
+
+def list_after(text: str, sentences: list[str], position: int, limit: int = 8) -> list[str]:
+    """The items of the list a lead-in ("To achieve a standout technical demo you must:") introduces: the sentences
+    of ``text`` after ``position`` that are lines of their own and end no sentence ("speak plainly but accurately"),
+    at most ``limit``; none when the sentence at ``position`` does not end with a colon."""
+    if not sentences[position].rstrip().endswith(":"):
+        return []
+    lines = {line.strip() for line in text.split("\n")}
+    items: list[str] = []
+    for sentence in sentences[position + 1 : position + 1 + limit]:
+        if sentence not in lines or _END.search(sentence):
+            break
+        items.append(sentence)
+    return items
+
+
+def credited(text: str, sentences: list[str], position: int) -> str:
+    """What the credit at ``position`` ("- AWS", "Source: python.org") credits: the sentences before it in its line
+    (the paragraph it closes), or the line before when it stands on a line of its own; "" when there is none."""
+    credit = sentences[position]
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    for number, line in enumerate(lines):
+        if credit in line:
+            before = line[: line.index(credit)].strip()
+            return before or (lines[number - 1] if number else "")
+    return ""
 
 
 def is_credit(line: str) -> bool:

@@ -272,7 +272,9 @@ def test_a_line_of_code_or_a_heading_is_never_quoted(embedder) -> None:
     question = "Who wrote the quote about Java-only shops?"
     said = "Many companies are a Java-only shop but still use Python.\nSource: Matt Makai"
     quoted = extractive_answer(embedder.embed_query(question), [_passage(1, said, 0.9)], vectors, question=question)
-    assert "“Source: Matt Makai”" in [s.text for s in quoted.sentences], quoted.text()
+    assert "“Many companies are a Java-only shop but still use Python. Source: Matt Makai”" in [
+        s.text for s in quoted.sentences
+    ], quoted.text()  # with the words it credits
 
 
 def test_a_sentence_that_says_the_project_for_a_name_is_read_with_that_name(embedder) -> None:
@@ -392,6 +394,24 @@ def test_a_credit_line_is_quoted_with_the_sentence_it_credits(store, embedder) -
     # a credit names who wrote the words, not what they are about: no answer to "Which database does Odoo use?"
     answer = _ask_with_reply(store, embedder, "Which database does Odoo use to store its data?", reply)
     assert "python.org" not in answer.answer, answer.to_dict()
+
+
+def test_a_dash_credit_is_quoted_with_the_paragraph_it_closes(store, embedder) -> None:
+    """seed-003: "Whose definition of full stack development does the document quote?" was refused: the definition's
+    paragraph ends "... and processing data. - AWS", and "- AWS" was no credit; read with the sentence before it
+    alone it was far from the question (0.24). A dash and a name closing a paragraph credit the whole paragraph."""
+    from docchat.app.sentences import credited, is_credit, split_sentences
+
+    assert is_credit("- AWS") and is_credit("— Guido van Rossum") and not is_credit("- the backend")
+    assert not is_credit("- Django is a framework.")
+    text = "Intro line.\nFirst of two. Second of two. - AWS\nSource: python.org"
+    sentences = split_sentences(text)
+    assert credited(text, sentences, sentences.index("- AWS")) == "First of two. Second of two."
+    assert credited(text, sentences, len(sentences) - 1) == "First of two. Second of two. - AWS"  # a line of its own
+    question = "Whose definition of full stack development does the document quote?"
+    answer = _ask_with_reply(store, embedder, question, "The document quotes a definition [1].")
+    assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
+    assert "Full stack development is the process" in answer.answer and "- AWS" in answer.answer, answer.answer
 
 
 @pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
@@ -842,6 +862,72 @@ def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) ->
     quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
     assert quoted.sentences[1].text == f"“{dropbox} {hired}”", quoted.text()
     assert quoted.citations[0].quote == f"{dropbox} {hired}"
+
+
+def test_a_quote_that_says_that_approach_comes_with_the_sentence_before_it(embedder) -> None:
+    """fsp-011: "That approach is called monorepo ..." was quoted without the sentence that says what the approach
+    is."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    single = "On one extreme, every line of code in an organization is stored in a single repository."
+    called = "That approach is called monorepo and it is used by companies like Google."
+    passages = [_passage(1, f"{single} {called}", 0.9)]
+    question = "What is a monorepo?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
+    assert quoted.sentences[1].text == f"“{single} {called}”", quoted.text()
+
+
+def test_a_lead_in_is_quoted_with_its_list(embedder) -> None:
+    """fsp-037: "To achieve a standout technical demo you must:" was quoted without the list it introduces; the
+    list's items are not quoted again on their own, and a paragraph after the list is not part of it."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    items = ["show how to easily solve a difficult technical problem", "speak plainly but accurately",
+             "rehearse constantly, both the happy path and recovering from errors"]  # fmt: skip
+    after = "Starting out with a short demo is a great way to learn how to give a technical demo."
+    text = "\n\n".join(["To achieve a standout technical demo you must:", *items, after])
+    passages = [_passage(1, text, 0.9)]
+    question = "What does the site recommend for a standout technical demo?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
+    lead_in = f"“To achieve a standout technical demo you must: {'; '.join(items)}”"
+    assert quoted.sentences[1].text == lead_in, quoted.text()
+    assert [s.text for s in quoted.sentences[2:]] == [f"“{after}”"], quoted.text()  # no item quoted again
+
+
+def test_quotes_hold_what_the_question_asks_which_of(embedder) -> None:
+    """fsp-047: "Under which licenses are the Pelican and MkDocs static site generators released?" was answered with
+    "Pelican is an implementation of the static site generators concept.", which shares more of the question's
+    words than the sentence on Pelican's licence; a sentence holding what "which" asks for is preferred."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer, focus_terms
+
+    assert focus_terms("Under which licenses are the Pelican and MkDocs static site generators released?") == {"licens"}
+    assert focus_terms("Which static site generator did Armin Ronacher start?") == {"generat"}
+    assert focus_terms("Which companies use Flask?") == {"compani"}
+    assert focus_terms("What does the site recommend?") == set()
+    concept = "Pelican is an implementation of the static site generators concept."
+    licence = "Pelican's source code is available on GitHub under the AGPL 3 license."
+    mkdocs = "MkDocs' source code is available on GitHub under the BSD 2-clause license."
+    passages = [_passage(1, f"{concept}\n\n{licence}", 0.9), _passage(2, mkdocs, 0.85)]
+    question = "Under which licenses are the Pelican and MkDocs static site generators released?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
+    assert sorted(s.text for s in quoted.sentences[1:]) == [f"“{mkdocs}”", f"“{licence}”"], quoted.text()
+
+
+def test_list_after_reads_only_a_lead_ins_list() -> None:
+    from docchat.app.sentences import list_after, split_sentences
+
+    text = "Members come in classes:\n\nBasic Members\n\nFellows\n\nJoin as a basic member."
+    sentences = split_sentences(text)
+    assert list_after(text, sentences, 0) == ["Basic Members", "Fellows"]
+    assert list_after(text, sentences, 1) == []  # no colon
+    prose = "Pick one of these:\nFlask is small. Django is large."  # a paragraph, not a list
+    assert list_after(prose, split_sentences(prose), 0) == []
 
 
 def test_an_answer_that_never_names_what_the_question_asks_about_becomes_quotes(store, embedder) -> None:

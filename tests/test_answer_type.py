@@ -106,6 +106,19 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Its free edition is XE.", Expected.QUANTITY, "What's the storage limit of the free XE edition?", False),
         ("Its free edition is XE.", Expected.QUANTITY, "What is the price of the free XE edition?", False),
         ("Sanic listens on port 8000 by default.", Expected.QUANTITY, "What port does Sanic use?", True),
+        # a date is no amount, nor a number word the question holds, unless time is measured (fsp-038)
+        ("It began five years ago, on December 23, 2012.", Expected.QUANTITY, "How big was it at five?", False),
+        ("It began five years ago, in 2012.", Expected.QUANTITY, "How big was it at five?", False),
+        ("It has 120,000 words and 150+ pages.", Expected.QUANTITY, "How big was it at five?", True),
+        ("It began in 2012.", Expected.QUANTITY, "How old is it?", True),
+        ("It ran from 2010 to 2015.", Expected.QUANTITY, "How many years did the move take?", True),
+        ("It began with commit 69f5f46.", Expected.QUANTITY, "How big was it?", False),  # a hash is no amount
+        # a share answers "how much of" (seed-069), not "how many" (seed-052)
+        ("A significant portion of Reddit is Python.", Expected.QUANTITY, "How much of Reddit is Python?", True),
+        ("A significant portion of Reddit is Python.", Expected.QUANTITY, "How many lines does Reddit have?", False),
+        ("Most of the lines of code are Python.", Expected.QUANTITY, "How many lines does YouTube have?", False),
+        ("Most of the lines of code are Python.", Expected.QUANTITY, "How many of its lines are Python?", True),
+        ("A large part of it is Python.", Expected.QUANTITY, "Which site is big? How much of it is Python?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:

@@ -84,6 +84,7 @@ def test_that_there_and_one_that_refer_to_nothing_before_do_not_make_a_follow_up
         "What license?",
         "How many users?",
         "How much?",
+        "Which editions are there?",  # fsp-099: after "What kind of database is Neo4j?"
         "Which is older?",  # fresh, eleventh session: after a question on Nginx and Apache
         "Which are free?",
         "Does Flask support it?",  # the name and the pronoun in one clause: "it" is what was said before
