@@ -364,9 +364,12 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
 
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:
-    """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's."""
-    best = max((p.relevance for p in passages), default=0.0)
-    return {n for n, p in enumerate(passages, start=1) if p.relevance >= best - window}
+    """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's: of the best among
+    those retrieved for the same part of the question (:attr:`Passage.part`), whose scores are that part's."""
+    best: dict[str, float] = {}
+    for passage in passages:
+        best[passage.part] = max(best.get(passage.part, 0.0), passage.relevance)
+    return {n for n, p in enumerate(passages, start=1) if p.relevance >= best[p.part] - window}
 
 
 def check_answer(

@@ -30,11 +30,11 @@ from docchat.app.citations import (
     unstated_subject,
     without_invented_identifiers,
 )
-from docchat.app.condense import answered_turns, standalone_question
+from docchat.app.condense import answered_turns, needs_context, standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer
 from docchat.app.overview import asks_for_overview, describe_collection
-from docchat.app.parts import quote_missing_parts
+from docchat.app.parts import question_parts, quote_missing_parts
 from docchat.app.prompt import (
     answer_messages,
     is_refusal,
@@ -48,7 +48,7 @@ from docchat.app.prompt import (
 )
 from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
-from docchat.app.retrieve import distinct_passages, hybrid_search
+from docchat.app.retrieve import distinct_passages, hybrid_search, with_each_part
 from docchat.app.schema import Answer, Event, Final, Mode, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
 from docchat.app.small_talk import small_talk
@@ -164,27 +164,44 @@ class Engine:
         return passages
 
     def _retrieve(
-        self, query: str, collection_name: str | None, top_k: int, source_prefix: str | None
+        self, query: str, collection_name: str | None, top_k: int, source_prefix: str | None, by_part: bool = True
     ) -> tuple[list[Passage], object, dict[str, float], LexicalIndex]:
-        """Passages, the query vector, timings, and the collection's keyword index."""
+        """Passages, the query vector, timings, and the collection's keyword index. With ``by_part``, each part of a
+        many-part query that stands on its own brings its best passage (setting ``retrieve_parts``)."""
         started = time.perf_counter()
         collection = self.collection(collection_name)
         lexical = self._lexical.get(collection)
         vector = self.embedder.embed_query(query)
-        candidates = hybrid_search(
-            collection,
-            lexical,
-            query,
-            vector,
-            candidates=self.settings.retrieval.candidates_k,
-            limit=max(top_k * 3, 10),
-            rrf_k=self.settings.retrieval.rrf_k,
-            source_prefix=source_prefix,
-            embed=self.embedder.embed,
-        )
-        retrieved_at = time.perf_counter()
-        passages = distinct_passages(self.reranker.rerank(query, candidates, len(candidates)))[:top_k]
-        timings = {"retrieve": retrieved_at - started, "rerank": time.perf_counter() - retrieved_at}
+        timings = {"retrieve": time.perf_counter() - started, "rerank": 0.0}  # the embedding counts as retrieval
+
+        def ranked(text: str, text_vector: Any) -> list[Passage]:
+            retrieving = time.perf_counter()
+            candidates = hybrid_search(
+                collection,
+                lexical,
+                text,
+                text_vector,
+                candidates=self.settings.retrieval.candidates_k,
+                limit=max(top_k * 3, 10),
+                rrf_k=self.settings.retrieval.rrf_k,
+                source_prefix=source_prefix,
+                embed=self.embedder.embed,
+            )
+            reranking = time.perf_counter()
+            timings["retrieve"] += reranking - retrieving
+            passages = distinct_passages(self.reranker.rerank(text, candidates, len(candidates)))
+            timings["rerank"] += time.perf_counter() - reranking
+            return passages
+
+        passages = ranked(query, vector)[:top_k]
+        parts = question_parts(query) if by_part and self.settings.retrieval.retrieve_parts else []
+        if len(parts) > 1:  # each part's best passage among them (app/retrieve.py: with_each_part), for the parts
+            best = {  # that stand on their own ("which generator did that same person start?" retrieves nothing)
+                part: found[0]
+                for part in parts
+                if not needs_context(part) and (found := ranked(part, self.embedder.embed_query(part)))
+            }
+            passages = with_each_part(passages, best, top_k)
         return passages, vector, timings, lexical
 
     # -- answering ---------------------------------------------------------------------------------
@@ -234,8 +251,11 @@ class Engine:
             yield Retrieved([])
             yield _direct_reply(question, standalone, overview, "overview", started)
             return
+        # a rewritten follow-up's parts are about what the conversation is about, which its rewrite retrieves
+        # already ("Who originally created Flask, and how did Flask start?"): only a question as asked is split
+        by_part = standalone == question
         passages, vector, timings, lexical = self._retrieve(
-            standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix
+            standalone, collection, top_k or self.settings.retrieval.top_k, source_prefix, by_part
         )
         embedding = lexical.embedding()  # (embedded, to embed) while an ingest embeds the collection
         timings["condense"] = condensed_at - started

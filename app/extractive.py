@@ -15,6 +15,7 @@ from docchat.app.sentences import credited, is_credit, is_prose, list_after
 from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
 
 QUOTED_PREFIX = "From the documents:"
+QUOTED_PASSAGES = 3  # quotes come from the best this many citable passages
 # A sentence opening with one of these leans on the one before ("They hired Guido van Rossum ..." after "Dropbox
 # is ..."): quoted alone it would not say who.
 _REFERS_BACK = re.compile(r"^\W*(?:they|their|them|it|its|he|she|his|her|this|that|these|those|such|both)\b", re.I)
@@ -72,9 +73,10 @@ def extractive_answer(
     wanted: Callable[[str], bool] | None = None,
     about: set[str] | None = None,
     min_similarity: float = 0.0,
+    max_passages: int = QUOTED_PASSAGES,
 ) -> CheckedAnswer:
-    """The sentences of the top passages (of those in ``citable``, numbered from 1) that best answer the
-    question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
+    """The sentences of the ``max_passages`` top passages (of those in ``citable``, numbered from 1) that best
+    answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
     sentence reaches ``min_similarity`` (cosine to the question): the passages are near the topic, but no
     sentence of theirs is about what was asked. With ``about`` (lower-cased names), only sentences that mention
@@ -91,7 +93,7 @@ def extractive_answer(
     asked = content_words(question) - QUESTION_WORDS
     focus = focus_terms(question)
     candidates: list[_Candidate] = []
-    numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:3]
+    numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:max_passages]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     credit_asked = asks_credit(question)  # then a credit line ("Source: python.org") answers
     resolved = {  # (passage, position) -> the sentence read with the name "the <noun>" stands in for

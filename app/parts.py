@@ -19,7 +19,7 @@ import numpy as np
 
 from docchat.app.answer_type import Expected, expected_answer, states
 from docchat.app.citations import CheckedAnswer, SentenceVectors, asked_names, clause_names
-from docchat.app.extractive import extractive_answer
+from docchat.app.extractive import QUOTED_PASSAGES, extractive_answer
 from docchat.app.schema import Passage
 from docchat.components.words import QUESTION_WORDS, content_words, without_enumerators
 
@@ -127,8 +127,13 @@ def quote_missing_parts(
     quoted_for = []
     for part in missing:
         expected = expected_answer(part)
+        # the passage retrieved for this part (app/retrieve.py: with_each_part) is read too
+        own = {number for number, passage in enumerate(passages, start=1) if passage.part == part}
+        rest = sorted(citable) if citable is not None else list(range(1, len(passages) + 1))
+        readable = own | set(rest[:QUOTED_PASSAGES])
         quoted = extractive_answer(
-            embed_query(part), passages, vectors, question=part, max_sentences=1, citable=citable,
+            embed_query(part), passages, vectors, question=part, max_sentences=1, citable=readable,
+            max_passages=len(readable),
             wanted=None if expected is None else lambda text, kind=expected: states(text, kind, question, known),
             about=clause_names(part),
         )  # fmt: skip

@@ -36,6 +36,24 @@ def distinct_passages(passages: list[Passage]) -> list[Passage]:
     return kept
 
 
+def with_each_part(passages: list[Passage], best_for_parts: dict[str, Passage], top_k: int) -> list[Passage]:
+    """The question's ``top_k`` passages, with the best passage for each part of it among them: retrieved for the
+    whole of "Who created Flask, and which static site generator did that same person go on to start?", every
+    passage is on static site generators. A part's passage the list lacks replaces its lowest passage that was not
+    itself brought in for a part, and is marked with that part."""
+    chosen = list(passages[:top_k])
+    for part, best in best_for_parts.items():
+        if any(passage.id == best.id for passage in chosen):
+            continue
+        replaceable = [index for index, passage in enumerate(chosen) if not passage.part]
+        best.part = part
+        if len(chosen) < top_k:
+            chosen.append(best)
+        elif replaceable:
+            chosen[replaceable[-1]] = best
+    return chosen
+
+
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
     """RRF (Cormack et al. 2009): score(d) = sum over rankings of 1 / (k + rank of d), ranks from 1."""
     scores: dict[str, float] = {}

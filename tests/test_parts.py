@@ -10,7 +10,7 @@ from docchat.app.citations import SentenceVectors, check_answer
 from docchat.app.engine import Engine
 from docchat.app.parts import question_parts, quote_missing_parts, unanswered_parts
 from docchat.cli.main import app as cli
-from tests.conftest import clear_user_settings
+from tests.conftest import clear_user_settings, fsp_sample
 from tests.fake_ollama import run_fake_ollama
 from tests.test_answer import _ask_with_reply, store  # noqa: F401  (the module's ingested store fixture)
 
@@ -144,3 +144,47 @@ def test_the_cli_prints_the_quote_added_after_the_streamed_answer(store, monkeyp
     streamed, _, after = result.output.partition("The answer left out part of the question")
     assert "Consumer Financial Protection Bureau" in streamed
     assert "From the documents:" in after and "thousands of CFPB employees" in after, result.output
+
+
+def test_each_part_of_a_question_brings_its_best_passage(settings, embedder, tmp_path) -> None:
+    """fsp-083: "Who created Flask, and which static site generator did that same person go on to start?" retrieved
+    only pages on static site generators. Each part that stands on its own is retrieved too, and its best passage
+    is among the top_k (marked with its part); a part that refers back ("that same person") retrieves nothing."""
+    from docchat.ingest.pipeline import ingest_paths
+
+    pages = [f"content/pages/04-web-development/{name}.markdown" for name in
+             ("03-flask", "31-static-site-generator", "32-pelican", "33-lektor", "34-mkdocs")]  # fmt: skip
+    ingest_paths(settings, [fsp_sample(tmp_path / "corpus", pages)], embedder=embedder)
+    question = "Who created Flask, and which static site generator did that same person go on to start?"
+    first = "Who created Flask"
+    assert question_parts(question) == [first, "which static site generator did that same person go on to start?"]
+    engine = Engine(settings.updated(top_k=3), embedder=embedder)
+    flask = engine.retrieve(first)[0]
+    assert flask.source.endswith("03-flask.markdown")
+    off = Engine(settings.updated(top_k=3, retrieve_parts=False), embedder=embedder).retrieve(question)
+    assert flask.id not in [p.id for p in off]  # the question as a whole finds static site generators only
+    passages = engine.retrieve(question)
+    assert len(passages) == 3 and flask.id in [p.id for p in passages], [p.source for p in passages]
+    assert [p.part for p in passages if p.id == flask.id] == [first]
+    assert [p.part for p in passages if p.id != flask.id] == ["", ""]
+
+
+def test_with_each_part_keeps_the_question_s_passages_and_reads_each_part_s_window() -> None:
+    from docchat.app.citations import on_topic
+    from docchat.app.retrieve import with_each_part
+    from docchat.app.schema import Passage
+
+    def passage(name: str, similarity: float) -> Passage:
+        return Passage(id=name, text=name, source=f"{name}.md", title=name, heading="", start_line=1, end_line=1,
+                       similarity=similarity)  # fmt: skip
+
+    whole = [passage("a", 0.9), passage("b", 0.8), passage("c", 0.5)]
+    flask, lektor = passage("flask", 0.95), passage("lektor", 0.6)
+    merged = with_each_part(whole, {"Who created Flask": flask, "Which generator?": whole[1]}, 3)
+    assert [p.id for p in merged] == ["a", "b", "flask"]  # the lowest gives way; a part's passage already in stays
+    assert merged[2].part == "Who created Flask" and not merged[1].part
+    merged = with_each_part(whole, {"one": flask, "two": lektor}, 3)
+    assert [p.id for p in merged] == ["a", "lektor", "flask"]  # neither part's passage gives way to the other
+    # the citable window is read within each part: "a" (0.9) is best of the question's own, "flask" of its part's
+    assert on_topic(merged, 0.2) == {1, 2, 3}
+    assert on_topic([*whole[:2], passage("c", 0.5)], 0.2) == {1, 2}

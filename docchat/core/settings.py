@@ -156,6 +156,11 @@ class RetrievalSettings(_Group):
         description="relevance reranker: weight of the fused (RRF) score next to similarity + coverage "
         "(30: two first places give 2/61, scaled to about as much as the other two signals).",
     )
+    retrieve_parts: bool = Field(
+        True,
+        description="For a question that asks several things, also retrieve for each part and keep each part's "
+        'best passage among the top_k ("Who created Flask, and which static site generator did he start?").',
+    )
     reranker: str = Field(
         "relevance",
         description="relevance (similarity + term coverage + fused rank), none (fused order), "
