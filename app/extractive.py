@@ -146,8 +146,8 @@ def extractive_answer(
         covered |= best.terms
         if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
-        # nor is what its quote already holds (a list's items, a credited paragraph)
-        candidates = [c for c in candidates if c.number != best.number or c.sentence not in best.text]
+        # nor is what its quote already holds (a list's items, a credited paragraph, the same sentence on another page)
+        candidates = [c for c in candidates if c.sentence not in best.text]
     if not chosen:
         return CheckedAnswer([], [], claims=0, supported=0)
     picked = {(c.number, c.position) for c in chosen}

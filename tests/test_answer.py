@@ -919,6 +919,20 @@ def test_quotes_hold_what_the_question_asks_which_of(embedder) -> None:
     assert sorted(s.text for s in quoted.sentences[1:]) == [f"“{mkdocs}”", f"“{licence}”"], quoted.text()
 
 
+def test_a_sentence_two_pages_share_is_quoted_once(embedder) -> None:
+    """Fresh, fifteenth session: "What license is Flask released under?" quoted "The Flask-Security-Too project is
+    provided as open source under the MIT license." twice, from two example pages that both say it."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    shared = "The Flask-Security-Too project is provided as open source under the MIT license."
+    passages = [_passage(1, f"Flask-Security-Too adds logins. {shared}", 0.9), _passage(2, shared, 0.85)]
+    question = "What license is Flask released under?"
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
+    assert [s.text for s in quoted.sentences[1:]].count(f"“{shared}”") == 1, quoted.text()
+
+
 def test_list_after_reads_only_a_lead_ins_list() -> None:
     from docchat.app.sentences import list_after, split_sentences
 
