@@ -32,12 +32,12 @@ _STANDS_IN = re.compile(
 
 # "Under which licenses are ...?", "Which static site generator did ...?": the noun naming what is asked for, which a
 # sentence that answers holds more often than not ("... under the AGPL 3 license")
+_AUXILIARIES = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would")
 _FOCUS = re.compile(
-    r"\b(?:which|what)((?:\s+[a-z][\w-]*){1,3}?)(?=\s+(?:is|are|was|were|do|does|did|can|could|has|have|"
-    r"had|will|would|should)\b)|\b(?:which|what)\s+([a-z][\w-]*)",
+    rf"\b(?:which|what)((?:\s+[a-z][\w-]*){{1,3}}?)(?=\s+(?:{'|'.join(_AUXILIARIES)}|should)\b)"
+    r"|\b(?:which|what)\s+([a-z][\w-]*)",
     re.I,
 )
-_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would"}
 FOCUS_WEIGHT = 0.5  # added to a sentence's score when it holds a focus term
 
 
