@@ -70,15 +70,16 @@ _NUMBER_WORDS = (
     r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|"
     r"millions?|billions?|dozens?|half|twice|double|triple|single|once|most|majority|minority|quarter|third)"
 )
+_YEAR = r"(?:1[5-9]|20)\d\d"  # 1500-2099, as the year a text or question says
 _TIME_TEXT = re.compile(
-    rf"\b(?:1[5-9]\d\d|20\d\d|1[5-9]\d0s|{_MONTHS}|(?:\d+|{_NUMBER_WORDS}) (?:years?|months?|weeks?|days?|decades?)"
+    rf"\b(?:{_YEAR}|1[5-9]\d0s|{_MONTHS}|(?:\d+|{_NUMBER_WORDS}) (?:years?|months?|weeks?|days?|decades?)"
     r"|today|yesterday|recently|ago)\b",
     re.I,
 )
 # "What year ...?", "In which decade ...?": a year or decade, not "two months" (fresh, thirteenth session: "What year
 # was PowerShell first released?" took "Two months with Powershell on a UNIX ..." for an answer)
 _YEAR_Q = re.compile(r"\b(?:what|which) (?:year|decade)\b")
-_YEAR_TEXT = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)(?:s|'s)?\b")
+_YEAR_TEXT = re.compile(rf"\b{_YEAR}(?:s|'s)?\b")
 # "Python 2.5", "SQLite 3.9.0+", "Ubuntu 16.04": a name's version, no amount unless versions are asked for (fresh,
 # thirteenth session: "What is the maximum database size SQLite supports?" took "... as of Python 2.5." for one)
 _VERSIONED = re.compile(rf"\b(?!(?i:{_MONTHS})\b)[A-Z][\w+#.-]*\s+v?\d+(?:\.\d+)*\+?(?![\w%])")
@@ -87,8 +88,8 @@ _ASKS_VERSION = re.compile(r"\b(?:versions?|releases?)\b", re.I)
 # long ...?", "How old ...?"); fsp-038: "How big was Full Stack Python when it turned five?" took "... began five years
 # ago today, on December 23, 2012." for a size
 _DATE = re.compile(
-    rf"\b{_MONTHS}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+(?:1[5-9]|20)\d\d)?\b"
-    r"|\b(?:in|since|by|from|until|on|of|to)\s+(?:1[5-9]|20)\d\d(?:s|'s)?\b",
+    rf"\b{_MONTHS}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+{_YEAR})?\b"
+    rf"|\b(?:in|since|by|from|until|on|of|to)\s+{_YEAR}(?:s|'s)?\b",
     re.I,
 )
 # "commit 69f5f46", "id 3fa8c2d9": a hexadecimal identifier, no amount
@@ -214,25 +215,25 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     languages does Uber mix in?"). A capitalised first word counts as a name only when its letters mark it as
     one ("NASA uses ...", "YouTube ..."), not "Caddy is ...", or when it is one of the ``known`` names
     (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
-    clause = first_clause(" ".join(question.lower().split()))
+    lowered = " ".join(question.lower().split())  # the whole question: a follow-up's rewrite asks its turn last
+    clause = first_clause(lowered)
     if expected is Expected.TIME:
         asks_year = _YEAR_Q.search(clause)
         return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
     if expected is Expected.QUANTITY:
         text = _without_asked_numbers(text if _ASKS_VERSION.search(question) else _VERSIONED.sub(" ", text), question)
         text = _HEX_ID.sub(" ", text if _TIME_MEASURE_Q.search(clause) else _DATE.sub(" ", text))
-        asked = " ".join(question.lower().split())  # a follow-up's rewrite asks its turn last
-        if _SHARE_Q.search(asked) and _SHARE_TEXT.search(text):
+        if _SHARE_Q.search(lowered) and _SHARE_TEXT.search(text):
             return True
-        text = _PROPORTION.sub(" ", text) if _COUNT_Q.search(asked) and not _SHARE_Q.search(asked) else text
+        text = _PROPORTION.sub(" ", text) if _COUNT_Q.search(lowered) and not _SHARE_Q.search(lowered) else text
         if measure := _MEASURE_Q.search(clause):
             # a figure, or a price of nothing ("free": not where the question says it, "the free Oracle XE edition")
             priced = measure.group(1) in ("price", "cost", "costs") and not re.search(r"\bfree\b", question, re.I)
             return bool(FIGURE.search(text) or (priced and re.search(r"\bfree\b", text, re.I)))
         return bool(_QUANTITY_TEXT.search(text))
     if expected is Expected.COMPARISON:  # "than", or the question's own comparative ("faster")
-        asked = _COMPARISON_Q.search(" ".join(question.lower().split()))
-        words = {"than", asked.group(1) or asked.group(2)} if asked else {"than"}
+        comparison = _COMPARISON_Q.search(lowered)
+        words = {"than", comparison.group(1) or comparison.group(2)} if comparison else {"than"}
         return any(_word(word).lower() in words for word in WORD.findall(text))
     if is_credit(text):  # "Source: python.org" names who wrote the words before it: a name only when that is asked
         return asks_credit(question)

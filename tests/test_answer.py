@@ -848,35 +848,31 @@ def test_the_quote_that_best_answers_comes_first(embedder) -> None:
     assert [s.text for s in quoted.sentences] == [QUOTED_PREFIX, f"“{collab}”", f"“{general}”"]
 
 
-def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder) -> None:
-    """ "Which company hired Guido van Rossum?" was answered with "They also did a good job of ... hiring ... Guido
-    van Rossum": a quote that never says who "they" are."""
+@pytest.mark.parametrize(
+    ("before", "leaning", "question"),
+    [
+        (  # "Which company hired Guido van Rossum?" was answered with "They also did a good job of ... hiring ..."
+            "Dropbox is well-known for using Python across their infrastructure.",
+            "They also hired well-known Python core contributors such as Guido van Rossum.",
+            "Which company hired Guido van Rossum?",
+        ),
+        (  # fsp-011: "That approach is called monorepo ..." was quoted without what the approach is
+            "On one extreme, every line of code in an organization is stored in a single repository.",
+            "That approach is called monorepo and it is used by companies like Google.",
+            "What is a monorepo?",
+        ),
+    ],
+)
+def test_a_quote_that_refers_back_comes_with_the_sentence_before_it(embedder, before, leaning, question) -> None:
+    """A quote that opens by referring back ("They ...", "That approach ...") never says who or what on its own."""
     from docchat.app.citations import SentenceVectors
     from docchat.app.extractive import extractive_answer
 
-    dropbox = "Dropbox is well-known for using Python across their infrastructure."
-    hired = "They also hired well-known Python core contributors such as Guido van Rossum."
-    passages = [_passage(1, f"{dropbox} {hired}", 0.9)]
-    question = "Which company hired Guido van Rossum?"
+    passages = [_passage(1, f"{before} {leaning}", 0.9)]
     vectors = SentenceVectors(embedder.embed)
     quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
-    assert quoted.sentences[1].text == f"“{dropbox} {hired}”", quoted.text()
-    assert quoted.citations[0].quote == f"{dropbox} {hired}"
-
-
-def test_a_quote_that_says_that_approach_comes_with_the_sentence_before_it(embedder) -> None:
-    """fsp-011: "That approach is called monorepo ..." was quoted without the sentence that says what the approach
-    is."""
-    from docchat.app.citations import SentenceVectors
-    from docchat.app.extractive import extractive_answer
-
-    single = "On one extreme, every line of code in an organization is stored in a single repository."
-    called = "That approach is called monorepo and it is used by companies like Google."
-    passages = [_passage(1, f"{single} {called}", 0.9)]
-    question = "What is a monorepo?"
-    vectors = SentenceVectors(embedder.embed)
-    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
-    assert quoted.sentences[1].text == f"“{single} {called}”", quoted.text()
+    assert quoted.sentences[1].text == f"“{before} {leaning}”", quoted.text()
+    assert quoted.citations[0].quote == f"{before} {leaning}"
 
 
 def test_a_lead_in_is_quoted_with_its_list(embedder) -> None:
