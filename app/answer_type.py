@@ -26,6 +26,7 @@ class Expected(StrEnum):
     QUANTITY = "a number or amount"
     NAME = "a name"
     COMPARISON = "a comparison"
+    SUPERLATIVE = "a superlative (such as “the most”)"
 
 
 _LEAD = r"^(?:(?:and|so|but|also|then|ok|okay|well)[, ]+)?"
@@ -61,6 +62,15 @@ _COMPARISON_Q = re.compile(  # not "languages other than Python", nor "more than
     rf"\b({_COMPARATIVES})(?: [\w-]+){{0,3}}? than (?!\d)"
     r"|\b((?!(?:other|rather|either|whether|ever|never|under|over)\b)\w+er) than (?!\d)"
 )
+# "Which intelligence agency uses Python the most?", "What is the largest package archive for Emacs?": a superlative,
+# which a text answers only with a degree of its own ("the most commonly deployed", "second most common", "larger
+# than", "the top"); "NASA uses Python extensively" does not say it uses it the most (seed-077)
+_SUPERLATIVES = (
+    r"most|least|best|worst|largest|biggest|smallest|fastest|slowest|oldest|newest|latest|earliest|highest|lowest|"
+    r"longest|shortest|greatest|cheapest|easiest|simplest|hardest|safest|strongest|widest|heaviest|lightest|closest"
+)
+_SUPERLATIVE_Q = re.compile(rf"\bthe (?:{_SUPERLATIVES})\b")
+_DEGREE_TEXT = re.compile(rf"\b(?:{_SUPERLATIVES}|{_COMPARATIVES}|than|top|leading|first|number one)\b|#1\b", re.I)
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
 
@@ -84,12 +94,12 @@ _YEAR_TEXT = re.compile(rf"\b{_YEAR}(?:s|'s)?\b")
 # thirteenth session: "What is the maximum database size SQLite supports?" took "... as of Python 2.5." for one)
 _VERSIONED = re.compile(rf"\b(?!(?i:{_MONTHS})\b)[A-Z][\w+#.-]*\s+v?\d+(?:\.\d+)*\+?(?![\w%])")
 _ASKS_VERSION = re.compile(r"\b(?:versions?|releases?)\b", re.I)
-# "on December 23, 2012", "in 2019": when something happened, no amount unless the question's measure is time ("How
-# long ...?", "How old ...?"); fsp-038: "How big was Full Stack Python when it turned five?" took "... began five years
-# ago today, on December 23, 2012." for a size
+# "on December 23, 2012", "in 2019", "a 2019 update": when something happened, no amount unless the question's
+# measure is time ("How long ...?", "How old ...?"); fsp-038: "How big was Full Stack Python when it turned five?"
+# took "... began five years ago today, on December 23, 2012." for a size
 _DATE = re.compile(
     rf"\b{_MONTHS}(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+{_YEAR})?\b"
-    rf"|\b(?:in|since|by|from|until|on|of|to)\s+{_YEAR}(?:s|'s)?\b",
+    rf"|\b(?:in|since|by|from|until|on|of|to|a|an|the|its|their)\s+{_YEAR}(?:s|'s)?\b",
     re.I,
 )
 # "commit 69f5f46", "id 3fa8c2d9": a hexadecimal identifier, no amount
@@ -100,8 +110,11 @@ _SHARE_TEXT = re.compile(
     r"\b(?:portion|part|share|bulk|fraction|percent|all|none|some|much|significant|substantial)\b", re.I
 )
 # ... but "How many lines of code does YouTube have?" asks for a count, which "most of the lines" is not
-_COUNT_Q = re.compile(r"\bhow many (?!of\b)")
+_COUNT_Q = re.compile(r"\bhow many (?!of\b)([a-z]+)(?: ([a-z]+))?")  # and the word or two naming what is counted
 _PROPORTION = re.compile(r"\b(?:most|majority|minority|half|quarter|third)\b", re.I)
+# nor does "one" of something else: "How many lines of Python code does YouTube have?" is not answered by "...
+# systems start as one Python file" (seed-052), "How many suites does Odoo offer?" is by "one suite of apps"
+_SINGLE = re.compile(r"\b(?:one|single|once)\b(?=((?:\W+\w+){0,2}))", re.I)  # the word, and the two after it
 _TIME_MEASURE_Q = re.compile(r"\bhow (?:long|old|often|many (?:years|months|weeks|days|decades))\b")
 # not the 3 of "GPT-3" or "mp3", nor the "one" of "all-in-one"
 _NUMBER_WORD = re.compile(rf"(?<![\w-]){_NUMBER_WORDS}(?![\w-])", re.I)
@@ -137,7 +150,22 @@ def expected_answer(question: str) -> Expected | None:
     for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
         if pattern.search(clause):
             return kind
-    return Expected.COMPARISON if _COMPARISON_Q.search(clause) else None
+    if _COMPARISON_Q.search(clause):
+        return Expected.COMPARISON
+    return Expected.SUPERLATIVE if asks_superlative(question) else None
+
+
+def asks_superlative(question: str) -> bool:
+    """Whether the question's first clause asks for a superlative ("Which agency uses Python the most?"): a text
+    then answers it, whatever else it asks for, only where it states a degree (:func:`states`)."""
+    return _SUPERLATIVE_Q.search(first_clause(" ".join(question.lower().split()))) is not None
+
+
+def wanted_description(expected: Expected, question: str) -> str:
+    """What a text must state to answer ``question``, for a notice: "a name", "a name and a superlative (...)"."""
+    if expected is not Expected.SUPERLATIVE and asks_superlative(question):
+        return f"{expected.value} and {Expected.SUPERLATIVE.value}"
+    return expected.value
 
 
 def _word(token: str) -> str:
@@ -217,6 +245,10 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
     lowered = " ".join(question.lower().split())  # the whole question: a follow-up's rewrite asks its turn last
     clause = first_clause(lowered)
+    if _SUPERLATIVE_Q.search(clause) and not _DEGREE_TEXT.search(text):  # "... the most?" and whatever else it asks
+        return False
+    if expected is Expected.SUPERLATIVE:
+        return True
     if expected is Expected.TIME:
         asks_year = _YEAR_Q.search(clause)
         return bool((_YEAR_TEXT if asks_year else _TIME_TEXT).search(_without_asked_numbers(text, question)))
@@ -225,7 +257,15 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         text = _HEX_ID.sub(" ", text if _TIME_MEASURE_Q.search(clause) else _DATE.sub(" ", text))
         if _SHARE_Q.search(lowered) and _SHARE_TEXT.search(text):
             return True
-        text = _PROPORTION.sub(" ", text) if _COUNT_Q.search(lowered) and not _SHARE_Q.search(lowered) else text
+        if (count := _COUNT_Q.search(lowered)) and not _SHARE_Q.search(lowered):
+            counted = tuple(word.rstrip("s") for word in count.groups() if word)  # "lines" is counted as "line"
+
+            def of_counted(single: re.Match[str]) -> str:  # "once" counts times ("How many times ...?")
+                if single.group().lower().startswith("once") and "time" in counted:
+                    return single.group()
+                return single.group() if any(w.lower().startswith(counted) for w in single.group(1).split()) else " "
+
+            text = _SINGLE.sub(of_counted, _PROPORTION.sub(" ", text))
         if measure := _MEASURE_Q.search(clause):
             # a figure, or a price of nothing ("free": not where the question says it, "the free Oracle XE edition")
             priced = measure.group(1) in ("price", "cost", "costs") and not re.search(r"\bfree\b", question, re.I)

@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import Expected, expected_answer, names_given, names_in, states
+from docchat.app.answer_type import Expected, expected_answer, names_given, names_in, states, wanted_description
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -346,8 +347,8 @@ class Engine:
             if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
             elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
-                notice = f"The model's answer does not state {expected.value}, which the question asks for; " \
-                    "these are direct quotes instead."  # fmt: skip
+                notice = f"The model's answer does not state {wanted_description(expected, standalone)}, which " \
+                    "the question asks for; these are direct quotes instead."  # fmt: skip
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
@@ -376,15 +377,18 @@ class Engine:
                         "the passages do not state the name asked for.")  # fmt: skip
             return
         if notice:
-            checked = extractive_answer(vector, passages, vectors, question=standalone, citable=citable, wanted=answers,
-                                        about=about,
+            # a rewrite that keeps the earlier question ("What is the encode databases project? Which web framework
+            # is it handy for?") is far from the sentence that answers the turn: the turn as asked is read too
+            readings = vector if standalone == question else np.stack([vector, self.embedder.embed_query(question)])
+            checked = extractive_answer(readings, passages, vectors, question=standalone, citable=citable,
+                                        wanted=answers, about=about,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started
         if not checked.citations and expected is not None:  # no passage sentence states what was asked for
-            names = f" for {', '.join(sorted(about))}" if about else ""
+            wanted = wanted_description(expected, standalone) + (f" for {', '.join(sorted(about))}" if about else "")
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
-                        llm=llm.name, notice=f"The closest passages do not state {expected.value}{names}, "
+                        llm=llm.name, notice=f"The closest passages do not state {wanted}, "
                         "which the question asks for.")  # fmt: skip
             return
         if not checked.citations and mode == "extractive":  # on the topic, but no sentence is about the question

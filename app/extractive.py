@@ -79,9 +79,11 @@ def extractive_answer(
     answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
     sentence reaches ``min_similarity`` (cosine to the question): the passages are near the topic, but no
-    sentence of theirs is about what was asked. With ``about`` (lower-cased names), only sentences that mention
-    each of them, themselves or in the sentence before or the passage's title or heading: "Which version of
-    Mako added Python 3 support?" is not answered by "16.04 is the first Ubuntu release to include Python 3".
+    sentence of theirs is about what was asked. ``query_vector`` may stack several readings of the question (a
+    follow-up's rewrite and the turn as asked): a sentence's similarity is then its highest. With ``about``
+    (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
+    passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
+    first Ubuntu release to include Python 3".
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
@@ -92,6 +94,11 @@ def extractive_answer(
     """
     asked = content_words(question) - QUESTION_WORDS
     focus = focus_terms(question)
+    queries = np.atleast_2d(query_vector)
+
+    def similarity_of(text: str) -> float:
+        return float(np.max(queries @ vectors[text]))
+
     candidates: list[_Candidate] = []
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:max_passages]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
@@ -120,12 +127,12 @@ def extractive_answer(
                 near = sentence_window(passages[number - 1], group, position)
                 if not all(name in near for name in about):
                     continue
-            similarity, leans = float(np.dot(query_vector, vectors[sentence])), False
+            similarity, leans = similarity_of(sentence), False
             whole = extended.get((number, position), sentence)
             if whole != sentence:  # what "... you must:" says is in its list; what "- AWS" credits, before it
-                similarity, terms = max(similarity, float(np.dot(query_vector, vectors[whole]))), content_words(whole)
+                similarity, terms = max(similarity, similarity_of(whole)), content_words(whole)
             if text := resolved.get((number, position)):  # "How many employees use Collab?": 0.42 as written, 0.73
-                as_named = float(np.dot(query_vector, vectors[text]))
+                as_named = similarity_of(text)
                 similarity, leans = max(similarity, as_named), as_named > similarity
             candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
     if not candidates or max(c.similarity for c in candidates) < min_similarity:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
@@ -40,10 +41,15 @@ def with_each_part(passages: list[Passage], best_for_parts: dict[str, Passage], 
     """The question's ``top_k`` passages, with the best passage for each part of it among them: retrieved for the
     whole of "Who created Flask, and which static site generator did that same person go on to start?", every
     passage is on static site generators. A part's passage the list lacks replaces its lowest passage that was not
-    itself brought in for a part, and is marked with that part."""
+    itself brought in for a part, and is marked with that part. One the list holds is marked too (so it is citable
+    as its part's best, app/citations.py: on_topic), unless it is the question's own best, which sets the window
+    of the question's passages: "Which web server is the most commonly deployed, and where does Nginx rank ...?"
+    ranks the Nginx page first and the line on Apache third, too far below it to be cited otherwise (fsp-050)."""
     chosen = list(passages[:top_k])
     for part, best in best_for_parts.items():
-        if any(passage.id == best.id for passage in chosen):
+        if held := [index for index, passage in enumerate(chosen) if passage.id == best.id]:
+            if held[0] and not chosen[held[0]].part:
+                chosen[held[0]] = replace(chosen[held[0]], part=part)
             continue
         replaceable = [index for index, passage in enumerate(chosen) if not passage.part]
         best.part = part

@@ -26,7 +26,7 @@ class Passage:
     page: int | None = None  # PDF page; ``lines`` are then lines of the page's extracted text
     root: str = ""  # the folder the source was ingested from (absolute); "" if unknown
     sentence_similarity: float | None = None  # its closest sentence's cosine to the question (set before the gate)
-    part: str = ""  # the part of a many-part question it was retrieved for (its scores are then the part's)
+    part: str = ""  # the part of a many-part question it is the best passage for (see retrieve.with_each_part)
 
     @property
     def relevance(self) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -240,6 +241,27 @@ def test_quotes_only_when_some_sentence_is_about_the_question(embedder) -> None:
     assert extractive_answer(vector, passages, vectors, question=question).citations  # no bar: the best is quoted
     far = extractive_answer(vector, passages, vectors, question=question, min_similarity=0.5)
     assert not far.citations and not far.sentences
+
+
+def test_a_follow_up_s_quotes_read_the_turn_as_asked_too(embedder) -> None:
+    """fsp-094 (sixteenth session): "Which web framework is it handy for?" after "What is the encode databases
+    project?" was rewritten with the earlier question kept, and that rewrite is far from the sentence that answers
+    the turn (0.39): refused. Read as asked too (0.55), the turn gets its quote."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    text = ("databases provides asyncio support with an SQLAlchemy Core interface for common relational databases "
+            "such as MySQL, PostgreSQL and SQLite. This is handy for integrating with asynchronous I/O web frameworks "
+            "like Sanic. The project is open sourced under the BSD 3-Clause License.")  # fmt: skip
+    turn = "Which web framework is it handy for?"
+    rewrite = f"What is the encode databases project? {turn}"
+    vectors = SentenceVectors(embedder.embed)
+    rewritten = embedder.embed_query(rewrite)
+    far = extractive_answer(rewritten, [_passage(1, text, 0.9)], vectors, question=rewrite, min_similarity=0.5)
+    assert not far.citations
+    both = np.stack([rewritten, embedder.embed_query(turn)])
+    quoted = extractive_answer(both, [_passage(1, text, 0.9)], vectors, question=rewrite, min_similarity=0.5)
+    assert "This is handy for integrating with asynchronous I/O web frameworks like Sanic." in quoted.sentences[1].text
 
 
 def test_a_line_of_code_or_a_heading_is_never_quoted(embedder) -> None:

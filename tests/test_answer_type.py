@@ -43,6 +43,10 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("Can it run languages other than Python?", None),  # "other than" compares nothing
         ("Is there a web server other than Nginx on the page?", None),
         ("Are there more than 100 posts?", None),  # a number to compare with, not a comparison
+        ("What is the fastest template engine for the framework?", Expected.SUPERLATIVE),  # sixteenth session
+        ("Which team ships the most releases?", Expected.NAME),  # a name, with a superlative (see below)
+        ("What do most teams deploy with?", None),  # "most" teams: no superlative asked
+        ("What is the test runner of the framework?", None),  # not a superlative's -est
     ],
 )
 def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected | None) -> None:
@@ -119,6 +123,19 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Most of the lines of code are Python.", Expected.QUANTITY, "How many lines does YouTube have?", False),
         ("Most of the lines of code are Python.", Expected.QUANTITY, "How many of its lines are Python?", True),
         ("A large part of it is Python.", Expected.QUANTITY, "Which site is big? How much of it is Python?", True),
+        # "one" counts what it is one of (seed-052), a year before a noun is a date (sixteenth session)
+        ("Systems start as one Python file.", Expected.QUANTITY, "How many lines of code does the site have?", False),
+        ("The team won once.", Expected.QUANTITY, "How many times did the team win?", True),
+        ("It has one hundred thousand readers.", Expected.QUANTITY, "How many readers does it have?", True),
+        ("It has one hundred thousand readers.", Expected.QUANTITY, "How many pages does it have?", True),
+        ("The team wrote a 2019 update on it.", Expected.QUANTITY, "How many people are on the team?", False),
+        ("The team has 2019 members.", Expected.QUANTITY, "How many people are on the team?", True),
+        # a superlative is answered by a degree, whatever else is asked (seed-077, sixteenth session)
+        ("NASA uses Python extensively.", Expected.NAME, "Which agency uses Python the most?", False),
+        ("NASA uses Python more than any agency.", Expected.NAME, "Which agency uses Python the most?", True),
+        ("Melpa is a package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", False),
+        ("Melpa is the largest package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", True),
+        ("The Apache server is the most deployed.", Expected.NAME, "Which server is the most deployed, and why?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:

@@ -182,7 +182,13 @@ def test_with_each_part_keeps_the_question_s_passages_and_reads_each_part_s_wind
     flask, lektor = passage("flask", 0.95), passage("lektor", 0.6)
     merged = with_each_part(whole, {"Who created Flask": flask, "Which generator?": whole[1]}, 3)
     assert [p.id for p in merged] == ["a", "b", "flask"]  # the lowest gives way; a part's passage already in stays
-    assert merged[2].part == "Who created Flask" and not merged[1].part
+    assert [p.part for p in merged] == ["", "Which generator?", "Who created Flask"]  # each marked with its part
+    assert not whole[1].part  # a copy is marked, not the question's own passage
+    # the question's own best stays the question's, and sets its window: "c" is too far below "a" to be cited
+    merged = with_each_part(whole, {"one": whole[0]}, 3)
+    assert [p.part for p in merged] == ["", "", ""] and on_topic(merged, 0.2) == {1, 2}
+    # one the question ranks low is cited as its part's best
+    assert on_topic(with_each_part(whole, {"one": whole[2]}, 3), 0.2) == {1, 2, 3}
     merged = with_each_part(whole, {"one": flask, "two": lektor}, 3)
     assert [p.id for p in merged] == ["a", "lektor", "flask"]  # neither part's passage gives way to the other
     # the citable window is read within each part: "a" (0.9) is best of the question's own, "flask" of its part's
