@@ -4,8 +4,10 @@
 "What is X called?" or "What's the name of ...?" for a name. A reply to such a question that states no
 time, quantity or name does not answer it, however close its sentences are to the question's topic
 ("Caddy is a web server created in 2015" for "Who created Caddy?" states a time, not a name), and "Is uWSGI
-faster than Gunicorn?" asks for a comparison ("than", or "faster"). Questions of other shapes ("What is
-...?", "Which topics ...?", other yes/no questions) expect no particular kind and are not checked.
+faster than Gunicorn?" asks for a comparison ("than", or "faster"). "... the most?" or "What is the largest
+...?" asks for a superlative, which only a text that states a degree answers, on top of any other kind asked
+("Which agency uses Python the most?": a name, and "most", "more than" or the like). Questions of other shapes
+("What is ...?", "Which topics ...?", other yes/no questions) expect no particular kind and are not checked.
 Only the question's first clause is read: "When was X released, and which ...?" expects a time.
 """
 

@@ -363,6 +363,24 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     return [] if any(_names(said, name) for name in names) else sorted(names)
 
 
+# "On the Django page, ...?", "... does the Git page contrast Git with?", "According to the Pelican static site
+# tutorial, ...": the page the user means, by the words of its title
+_NAMED_PAGE = re.compile(r"\bthe ((?:[\w.+#-]+ ){1,4}?)(?:page|article|post|tutorial)\b", re.I)
+
+
+def on_named_page(question: str, passages: list[Passage], citable: set[int]) -> set[int]:
+    """``citable`` narrowed to the passages of the page the question names, when it names one whose title some
+    passage's title holds (every word of it: "the Git page" -> "Git", "the Pelican static site tutorial" -> "How to
+    Create Your First Static Site with Pelican ..."); ``citable`` unchanged otherwise. Asked what the Django page
+    says, a quote from the page on Flask extensions, however close, is not what was asked for (fsp-017)."""
+    match = _NAMED_PAGE.search(question)
+    words = [word for word in match.group(1).lower().split() if word not in STOPWORDS] if match else []
+    if not words:
+        return citable
+    titled = {n for n, p in enumerate(passages, start=1) if all(holds_word(p.title.lower(), w) for w in words)}
+    return (citable & titled) or titled or citable
+
+
 def on_topic(passages: list[Passage], window: float) -> set[int]:
     """Numbers (from 1) of the passages whose relevance is within ``window`` of the best one's: of the best among
     those retrieved for the same part of the question (:attr:`Passage.part`), whose scores are that part's."""

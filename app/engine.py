@@ -21,6 +21,7 @@ from docchat.app.citations import (
     check_answer,
     invented_names,
     nothing_relevant,
+    on_named_page,
     on_topic,
     score_sentences,
     subject_names,
@@ -323,7 +324,7 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
-        citable = on_topic(passages, self.settings.answer.cite_window)
+        citable = on_named_page(standalone, passages, on_topic(passages, self.settings.answer.cite_window))
         expected = expected_answer(question)  # the asked turn's own form: a time, quantity, name, comparison, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
         # names the passages write as names, and those of the model's answer they hold ("Netflix", which they only

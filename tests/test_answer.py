@@ -694,6 +694,23 @@ def _passage(number: int, text: str, similarity: float) -> Passage:
                    start_line=1, end_line=1, similarity=similarity)  # fmt: skip
 
 
+def test_a_page_the_question_names_is_the_one_cited() -> None:
+    """fsp-017 (sixteenth session): "On the Django page, which separate library ...?" got a second quote from the
+    page on Flask extensions. A page the question names by its title's words is the one cited; a name no title
+    holds, or no page named, leaves the citable passages as they were."""
+    from docchat.app.citations import on_named_page
+
+    passages = [_passage(1, "Django ships auth.", 0.9), _passage(2, "Flask needs Flask-Login.", 0.8),
+                _passage(3, "Django's admin.", 0.5)]  # fmt: skip
+    passages[0].title = passages[2].title = "Django"
+    passages[1].title = "Flask Extensions, Plug-ins and Related Libraries"
+    assert on_named_page("On the Django page, which library does Flask need?", passages, {1, 2}) == {1}
+    assert on_named_page("What does the Django page say?", passages, {2}) == {1, 3}  # outside the window too
+    assert on_named_page("What does the flask extensions page list?", passages, {1, 3}) == {2}
+    assert on_named_page("What does the Pyramid page say?", passages, {1, 2}) == {1, 2}  # no such page
+    assert on_named_page("Which library does Flask need?", passages, {1, 2}) == {1, 2}
+
+
 def test_the_gate_reads_a_passages_closest_sentence(embedder) -> None:
     """seed-075 (fresh, twelfth session): "Which conference did Netflix write an update for?" was refused by the
     relevance gate: its passage covers eight companies, so the chunk as a whole is far from the question, though
