@@ -65,14 +65,14 @@ _COMPARISON_Q = re.compile(  # not "languages other than Python", nor "more than
     r"|\b((?!(?:other|rather|either|whether|ever|never|under|over)\b)\w+er) than (?!\d)"
 )
 # "Which intelligence agency uses Python the most?", "What is the largest package archive for Emacs?": a superlative,
-# which a text answers only with a degree of its own ("the most commonly deployed", "second most common", "larger
-# than", "the top"); "NASA uses Python extensively" does not say it uses it the most (seed-077)
+# which a text answers only where it states that degree or a rank (see _degree_text); "NASA uses Python extensively"
+# does not say it uses it the most (seed-077)
 _SUPERLATIVES = (
     r"most|least|best|worst|largest|biggest|smallest|fastest|slowest|oldest|newest|latest|earliest|highest|lowest|"
     r"longest|shortest|greatest|cheapest|easiest|simplest|hardest|safest|strongest|widest|heaviest|lightest|closest"
 )
-_SUPERLATIVE_Q = re.compile(rf"\bthe (?:{_SUPERLATIVES})\b")
-_DEGREE_TEXT = re.compile(rf"\b(?:{_SUPERLATIVES}|{_COMPARATIVES}|than|top|leading|first|number one)\b|#1\b", re.I)
+_SUPERLATIVE_Q = re.compile(rf"\bthe ({_SUPERLATIVES})\b(?: ([a-z]+))?")
+_RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
 
@@ -239,6 +239,20 @@ def same_name(name: str, other: str) -> bool:
     return name in other or other in name or name == initials(other) or other == initials(name)
 
 
+def _degree_text(superlative: re.Match[str]) -> re.Pattern[str]:
+    """What states the degree a question's superlative asks: "the most popular" -> "popular" (in any degree:
+    "most popular", "more popular", "popular"), "the most" at the clause's end -> "most" or "more", "the largest"
+    -> "largest" or "larger"; a rank ("top", "#1") for any. "one of the largest sites" does not say which web
+    server is the most popular."""
+    word, following = superlative.groups()
+    if word in ("most", "least") and following and following not in STOPWORDS:
+        words = [following]
+    else:
+        comparative = {"most": "more", "least": "less", "best": "better", "worst": "worse"}.get(word)
+        words = [word, comparative or re.sub(r"est$", "er", word)]  # "largest" -> "larger", "easiest" -> "easier"
+    return re.compile(rf"\b(?:{'|'.join(map(re.escape, words))}|{_RANK_TEXT})\b|#1\b", re.I)
+
+
 def states(text: str, expected: Expected, question: str = "", known: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a fact of the ``expected`` kind that the question does not hold: a name, or a
     number, the question already holds is no answer ("Uber's tech stack ..." names no one new for "Which
@@ -247,7 +261,8 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     (:func:`names_in` the passages). A code name ("cx_Oracle", "bottle.py") is a name in any case."""
     lowered = " ".join(question.lower().split())  # the whole question: a follow-up's rewrite asks its turn last
     clause = first_clause(lowered)
-    if _SUPERLATIVE_Q.search(clause) and not _DEGREE_TEXT.search(text):  # "... the most?" and whatever else it asks
+    superlative = _SUPERLATIVE_Q.search(clause)
+    if superlative and not _degree_text(superlative).search(text):  # "... the most?", whatever else it asks
         return False
     if expected is Expected.SUPERLATIVE:
         return True

@@ -136,6 +136,10 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Melpa is a package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", False),
         ("Melpa is the largest package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", True),
         ("The Apache server is the most deployed.", Expected.NAME, "Which server is the most deployed, and why?", True),
+        # the degree the question asks: "one of the largest sites" does not say which server is the most popular
+        ("The site Reddit is one of the largest.", Expected.NAME, "Which web server is the most popular?", False),
+        ("The Nginx server is more popular.", Expected.NAME, "Which web server is the most popular?", True),
+        ("The Bottle framework is simpler.", Expected.NAME, "Which framework is the simplest?", True),
     ],
 )
 def test_whether_a_text_states_it(text: str, expected: Expected, question: str, holds: bool) -> None:
