@@ -72,6 +72,22 @@ _SUPERLATIVES = (
     r"longest|shortest|greatest|cheapest|easiest|simplest|hardest|safest|strongest|widest|heaviest|lightest|closest"
 )
 _SUPERLATIVE_Q = re.compile(rf"\bthe ({_SUPERLATIVES})\b(?: ([a-z]+))?")
+# "Who created the Caddy web server?", "Which company maintains Gunicorn?": a name credited with making or keeping
+# something, which a text states only where it credits someone ("by ...", "John Gruber created ...", "the creator of
+# ..."); "Caddy is an HTTP server created in 2015 and written in Go" names Go, but not as who created Caddy (fsp-066)
+MADE = r"created|co-created|founded|co-founded|developed|built|designed|started|invented|made|launched|authored"
+CREDIT_VERBS = rf"{MADE}|wrote|maintained|owned|funded|sponsored|acquired|bought|published|released|run|led"
+_CREDIT_NOW = r"creates|develops|builds|designs|makes|maintains|owns|funds|sponsors|runs|acquires|buys|publishes"
+_CREATOR_Q = re.compile(
+    r"\b(?:who|(?:what|which)\b(?:'s| is| was)?(?: [\w-]+){0,4}? (?:company|companies|organi[sz]ations?|person|people|"
+    r"team|developers?|group|agency|firm|universit(?:y|ies)))\b(?: [\w-]+){0,4}? (?:originally |first |initially )?"
+    rf"(?:{MADE}|maintained|owned|funded|sponsored|acquired|bought|{_CREDIT_NOW})\b"
+)
+_CREDITS_SOMEONE = re.compile(
+    rf"\bby (?:the )?[A-Z]"
+    rf"|[A-Z][\w.-]*,?(?: [a-z]+ly| also| then| and [A-Z][\w.-]*)? (?:{CREDIT_VERBS}|{_CREDIT_NOW}|began)\b"
+    r"|\b(?i:(?:co-?)?(?:creators?|founders?|authors?|inventors?|designers?|makers?|maintainers?|owners?|sponsors?))\b"
+)
 _RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
@@ -164,10 +180,19 @@ def asks_superlative(question: str) -> bool:
 
 
 def wanted_description(expected: Expected, question: str) -> str:
-    """What a text must state to answer ``question``, for a notice: "a name", "a name and a superlative (...)"."""
+    """What a text must state to answer ``question``, for a notice: "a name", "a name and a superlative (...)", "a
+    name credited with it (such as “created by …”)"."""
     if expected is not Expected.SUPERLATIVE and asks_superlative(question):
         return f"{expected.value} and {Expected.SUPERLATIVE.value}"
+    if expected is Expected.NAME and asks_creator(question):
+        return f"{expected.value} credited with it (such as “created by …”)"
     return expected.value
+
+
+def asks_creator(question: str) -> bool:
+    """Whether the question's first clause asks who made or keeps something ("Who created Caddy?", "Which company
+    maintains Gunicorn?"): a text answers it only where it credits someone (:func:`states`)."""
+    return _CREATOR_Q.search(first_clause(" ".join(question.lower().split()))) is not None
 
 
 def _word(token: str) -> str:
@@ -294,6 +319,8 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         return any(_word(word).lower() in words for word in WORD.findall(text))
     if is_credit(text):  # "Source: python.org" names who wrote the words before it: a name only when that is asked
         return asks_credit(question)
+    if asks_creator(clause) and not _CREDITS_SOMEONE.search(text):  # "Who created X?" is answered by a credit
+        return False
     asked = {_word(word).lower() for word in WORD.findall(question)}
     words = [_word(word) for word in WORD.findall(text)]
     return any(

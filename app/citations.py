@@ -21,7 +21,12 @@
 6. A sentence too short to compare (under three content words) is no claim, unless it is a bare name that a
    credit line of an on-topic passage states ("Matt Makai [1]", from "Source: Matt Makai") and the question asks
    for a name.
-7. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
+7. A name the sentence credits with making something ("Caddy was created in 2015 by Go.") must be credited in the
+   passage too: "by" a few words before it, or it before such a verb in one clause ("Armin Ronacher created
+   Flask"); the passage's "created in 2015 and written in Go" names Go, but not as who created Caddy. So must what
+   it says someone made ("Jessica McKellar co-founded Dropbox."): said to be made, or made by someone, in a
+   sentence that (or the one before it) names the maker.
+8. Each citation keeps the exact supporting sentence of the passage (the quote to highlight).
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docchat.app.answer_type import FIGURE, Expected, first_clause, names_in, opening_name, same_name
+from docchat.app.answer_type import (
+    CREDIT_VERBS,
+    FIGURE,
+    MADE,
+    Expected,
+    first_clause,
+    names_in,
+    opening_name,
+    same_name,
+)
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import is_credit, split_sentences
 from docchat.app.yes_no import negates_unlike
@@ -66,6 +80,14 @@ _REFERS_BACK = re.compile(
 # where a sentence's clause with a subject of its own starts: "(although Jessica is now at a new company ...)" (not
 # any bracket: "the Consumer Financial Protection Bureau (CFPB) agency is ...")
 _CLAUSE_START = re.compile(r";|\b(?:although|though|whereas|while|but)\b", re.I)
+# "created by Armin Ronacher", "maintained by the Python Software Foundation": the name credited, first word kept
+_CREDITED = re.compile(rf"\b(?:{CREDIT_VERBS}|written)\b(?: [\w,-]+){{0,4}}? by (?:the )?([A-Z][\w+#-]*)")
+# "Jessica McKellar co-founded Dropbox": the maker's last word and the first of what it made
+_MADE_THING = re.compile(rf"\b([A-Z][\w.-]*)(?: [a-z]+ly| also)? (?:{MADE}) (?:the |a |an )?([A-Z][\w+#-]*)")
+_GAP = r"[^\w.!?]+"  # what lies between two words of one sentence
+# what lies between a name and its verb in one clause: not "Guido van Rossum and Jessica McKellar (although Jessica is
+# now at a new company that she co-founded)"
+_SAME_CLAUSE = r"(?:(?!\b(?:although|though|whereas|while|but|that|which|who|she|he|they)\b)[^.!?();])*?"
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -192,6 +214,38 @@ def missing_facts(sentence: str, passage: str, question: str = "") -> set[str]:
         return fact in tokens if _NUMBER.fullmatch(fact) else holds_word(haystack, fact)
 
     return {fact for fact in key_facts(without_enumerators(sentence)) if not present(fact)}
+
+
+def uncredited_agents(sentence: str, passage: str) -> set[str]:
+    """The names ``sentence`` credits with making something ("created ... by Go", "maintained by the PSF") that
+    ``passage`` does not credit: neither "by" up to four words before the name ("by [Armin Ronacher]", "by the U.S.
+    government's Consumer ...") nor the name before such a verb in the same sentence ("Armin Ronacher created", "the
+    Consumer Financial Protection Bureau, a government agency, built"; not "Guido van Rossum and Jessica (although she
+    co-founded ...)"). "created in 2015 and written in Go." names Go after the verb: not as who made it; "Python 3
+    installed" credits Python with nothing.
+    So too what it says someone made ("Jessica McKellar co-founded Dropbox"): a sentence of the passage must say it
+    was made or made by someone ("Markdown was originally developed by ...", "... built Collab", "Collab by the
+    ..."), and name the maker there or in the sentence before ("Twilio uses ... TwilioQuest. They wrote a post about
+    how TwilioQuest was built": Twilio, not the Netflix of the next sentence). "Dropbox is well-known for ..." and
+    "... a new company that she co-founded" credit no one with Dropbox."""
+    missing = set()
+    for name in _CREDITED.findall(sentence):
+        word = re.escape(name)
+        credited = re.search(rf"\bby{_GAP}(?:[\w'.-]+{_GAP}){{0,4}}?{word}(?!\w)", passage) or re.search(
+            rf"(?<!\w){word}(?!\w){_SAME_CLAUSE}\b(?:{CREDIT_VERBS})\b", passage
+        )
+        if not credited:
+            missing.add(name)
+    sentences = split_sentences(" ".join(passage.split()))  # a text's hard line breaks end no sentence here
+    for maker, made in _MADE_THING.findall(sentence):
+        thing = re.escape(made)
+        making = re.compile(
+            rf"\b(?:{MADE}|wrote|written)\b[^.!?]*?(?<!\w){thing}(?!\w)|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{MADE}|wrote|written|by)\b"
+        )
+        said = [i for i, text in enumerate(sentences) if making.search(text)]
+        if not any(holds_word(" ".join(sentences[max(i - 1, 0) : i + 1]), maker) for i in said):
+            missing.add(made)
+    return missing
 
 
 def best_relevance(passages: list[Passage]) -> float:
@@ -465,6 +519,7 @@ def check_answer(
         ok = sims[best] >= thresholds.similarity or overlap >= thresholds.overlap
         ok = ok and (citable is None or number in citable)
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
+        ok = ok and not uncredited_agents(text, passages[number - 1].text)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         ok = ok and not new_subject(text, number, best) and not clause_of_another(text, group[best])

@@ -380,7 +380,9 @@ def test_an_answer_without_the_kind_of_fact_asked_for_becomes_quotes_that_state_
     answer = _ask_with_reply(store, embedder, COLLAB, "Collab is a collaboration platform [1].")
     assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
     assert "CFPB" in answer.answer or CFPB in answer.answer  # the quote that names who built it
-    assert answer.notice.startswith("The model's answer does not state a name, which the question asks for")
+    assert answer.notice.startswith(  # asked who built it: a name credited with building it
+        "The model's answer does not state a name credited with it (such as “created by …”), which the question asks"
+    )
 
 
 def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(store, embedder) -> None:
@@ -1146,6 +1148,52 @@ def test_key_facts_are_numbers_identifiers_and_names() -> None:
     # a name must be there as a word: "Go" is not in "GoCD" (fresh, tenth session: "GoCD is written in Go.")
     assert missing_facts("GoCD is written in Go.", "GoCD is a continuous integration server.") == {"go"}
     assert missing_facts("Django's ORM maps tables.", "The ORM of Django's framework maps tables.") == set()
+
+
+def test_who_a_sentence_credits_must_be_credited_by_its_passage() -> None:
+    """Fresh, seventeenth session: "Who created the Caddy web server?" was answered "Caddy was created in 2015 by
+    Go." from "Caddy is ... created in 2015 and written in Go.": every word is the passage's, but the passage
+    credits no one. "Who founded Sentry?" got "... founded by the Python community." from a tutorial that says
+    "Make sure you have Python 3 installed"; seed-049 "Jessica McKellar co-founded Dropbox ...". A credit must be
+    the passage's: "by" before the name, or the name before the verb, in one sentence; what was made, made in one
+    sentence, its maker named there or in the sentence before."""
+    from docchat.app.citations import uncredited_agents
+
+    caddy = "Caddy is a relatively new HTTP server created in 2015 and written in Go. The Go code written to build it."
+    assert uncredited_agents("Caddy was created in 2015 by Go.", caddy) == {"Go"}
+    assert uncredited_agents("Sentry was founded by the Python community.", "Have Python 3 installed.") == {"Python"}
+    dropbox = "Dropbox is known for Python. It hired Jessica McKellar (now at a company that she co-founded)."
+    assert uncredited_agents("Jessica McKellar co-founded Dropbox after Guido van Rossum.", dropbox) == {"Dropbox"}
+    # the maker is named where the passage says it was made, or in the sentence before (fresh, seventeenth session:
+    # "Which company built TwilioQuest?" answered "Netflix built TwilioQuest." from a chunk that names Netflix next)
+    twilio = "Twilio uses Django to power TwilioQuest. They wrote how TwilioQuest was built. Netflix uses Python."
+    assert uncredited_agents("Netflix built TwilioQuest.", twilio) == {"TwilioQuest"}
+    assert uncredited_agents("Twilio built TwilioQuest.", twilio) == set()
+    markdown = "Markdown was originally\n[developed by John Gruber](https://daringfireball.net/projects/markdown/)."
+    assert uncredited_agents("John Gruber created the Markdown language.", markdown) == set()
+    # the passage's own credit, however written, and sentences that credit no one, pass
+    flask = "Flask was originally designed and developed by [Armin Ronacher](https://x.org) as a joke."
+    assert uncredited_agents("Flask was created by Armin Ronacher.", flask) == set()
+    assert uncredited_agents("Armin Ronacher created Flask.", flask) == set()
+    assert uncredited_agents("Flask was created by Armin Ronacher.", "Armin Ronacher. Flask was created.") == {"Armin"}
+    collab = "Collab is the intranet that the Consumer Financial Protection Bureau, a US agency, built for employees."
+    assert uncredited_agents("Collab was built by the Consumer Financial Protection Bureau.", collab) == set()
+    assert uncredited_agents("Collab by the U.S. government's CFPB is an intranet.", "Collab is an intranet.") == set()
+    assert uncredited_agents("Flake8 is used by Python developers.", "Python developers use Flake8.") == set()
+
+
+def test_an_answer_crediting_a_name_its_passage_does_not_is_refused(store, embedder) -> None:
+    """The engine's side of the credit check: an answer crediting the wrong name with what the question asks who
+    made is unsupported (quoted instead: the passage's credit), and quotes that credit no one do not answer "Who
+    ...?" either: refused."""
+    answer = _ask_with_reply(store, embedder, "Which organization built Collab?", "Collab was built by Dropbox. [1]")
+    assert answer.mode == "extractive" and "Dropbox" not in answer.answer, answer.to_dict()  # the passage's credit
+    assert "Collab by the U.S. government's Consumer Financial Protection Bureau" in answer.answer
+    answer = _ask_with_reply(store, embedder, "Who founded Dropbox?", "Dropbox was founded by Guido van Rossum. [1]")
+    assert answer.abstained and "credited with it" in answer.notice, answer.to_dict()  # no passage credits anyone
+    reply = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    answer = _ask_with_reply(store, embedder, COLLAB, reply)
+    assert answer.mode == "generated" and not answer.abstained, answer.to_dict()
 
 
 def test_a_question_that_stands_on_its_own_is_never_glued_to_the_previous_one() -> None:

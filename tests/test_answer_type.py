@@ -68,7 +68,14 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Bottle is a single-file framework.", Expected.COMPARISON, "Is Bottle faster than Flask?", False),
         ("Instrumenting Sanic Applications, Part 1 adds monitoring.", Expected.QUANTITY, "What port?", False),
         ("Sanic listens on port 8000.", Expected.QUANTITY, "What port?", True),
-        ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", True),
+        ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", False),  # Go made no Caddy
+        ("Caddy is a web server written in Go.", Expected.NAME, "Which language is Caddy written in?", True),
+        ("Caddy was created in 2015 by Matt Holt.", Expected.NAME, "Who created Caddy?", True),
+        ("Matt Holt originally created Caddy.", Expected.NAME, "Who created Caddy?", True),
+        ("Caddy's creator is Matt Holt.", Expected.NAME, "Which person built Caddy?", True),
+        ("Django REST framework is widely used with Django.", Expected.NAME, "Which company created Django?", False),
+        ("Gunicorn is a WSGI server used with Nginx.", Expected.NAME, "Which company maintains Gunicorn?", False),
+        ("Gunicorn is maintained by Benoit Chesneau.", Expected.NAME, "Which company maintains Gunicorn?", True),
         ("Caddy is a relatively new web server.", Expected.NAME, "Who created Caddy?", False),  # only Caddy
         ("The library was written by Kenneth Reitz.", Expected.NAME, "Who wrote requests?", True),
         ("The stack of Uber's is large.", Expected.NAME, "Which languages does Uber use?", False),  # possessive
@@ -239,3 +246,17 @@ def test_the_names_a_models_answer_gives() -> None:
     braintree = "Braintree's Flask example payments app shows this provider's API.\n# app.py\nimport braintree"
     assert names_given("Braintree's example app.", [braintree]) == {"braintree"}
     assert names_given("Braintree's example app.", [braintree + "\nThe braintree client is small."]) == set()
+
+
+def test_what_a_notice_says_the_question_wants() -> None:
+    from docchat.app.answer_type import asks_creator, wanted_description
+
+    assert asks_creator("Who created the Caddy web server?") and asks_creator("Which company maintains Gunicorn?")
+    assert asks_creator("Who originally designed Flask, and when?")
+    assert not asks_creator("Who uses Flask?")
+    assert not asks_creator("Which framework does Reddit use, and who built it?")  # the first clause only
+    credited = "a name credited with it (such as “created by …”)"
+    assert wanted_description(Expected.NAME, "Who founded Sentry?") == credited
+    assert wanted_description(Expected.NAME, "Which companies use Flask?") == "a name"
+    superlative = "a name and a superlative (such as “the most”)"
+    assert wanted_description(Expected.NAME, "Which agency uses it the most?") == superlative
