@@ -9,7 +9,16 @@ from typing import NamedTuple
 import numpy as np
 
 from docchat.app.answer_type import WORD, asks_credit
-from docchat.app.citations import CheckedAnswer, SentenceVectors, make_citation, passage_sentences, sentence_window
+from docchat.app.citations import (
+    CheckedAnswer,
+    SentenceVectors,
+    asked_names,
+    code_names,
+    holds_word,
+    make_citation,
+    passage_sentences,
+    sentence_window,
+)
 from docchat.app.schema import AnswerSentence, Passage
 from docchat.app.sentences import credited, is_credit, is_prose, list_after
 from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
@@ -39,6 +48,16 @@ _FOCUS = re.compile(
     re.I,
 )
 FOCUS_WEIGHT = 0.5  # added to a sentence's score when it holds a focus term
+TITLE_WEIGHT = 0.25  # added to a sentence's score when its page's title names what the question names
+
+
+def titled_passages(question: str, passages: list[Passage], numbers: list[int]) -> set[int]:
+    """The passages (of ``numbers``, from 1) whose title holds a name of the question ("What part of Celery ...?":
+    the Celery page, not Task Queues; "Can I use Google Cloud Functions ...?": that page, not Serverless), when
+    that tells them apart: none when every one's title does."""
+    names = asked_names(question) | code_names(question)
+    titled = {n for n in numbers if any(holds_word(passages[n - 1].title.lower(), name) for name in names)}
+    return set() if titled == set(numbers) else titled
 
 
 def focus_terms(question: str) -> set[str]:
@@ -87,7 +106,9 @@ def extractive_answer(
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
-    applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. They are
+    applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. A sentence that
+    holds the noun the question asks for (:func:`focus_terms`), or whose page's title names what the question names
+    (:func:`titled_passages`), scores more. They are
     shown in the order picked, so the sentence that best answers the question comes first. A picked sentence
     that opens by referring back ("They ...", "It ...", "That approach ...") is quoted with the sentence before it; a
     lead-in ending with a colon ("To achieve a standout demo you must:"), with the list it introduces.
@@ -103,6 +124,7 @@ def extractive_answer(
     numbers = [n for n in range(1, len(passages) + 1) if citable is None or n in citable][:max_passages]
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     credit_asked = asks_credit(question)  # then a credit line ("Source: python.org") answers
+    titled = titled_passages(question, passages, numbers)
     resolved = {  # (passage, position) -> the sentence read with the name "the <noun>" stands in for
         (number, position): text
         for number, group in groups.items()
@@ -146,6 +168,7 @@ def extractive_answer(
                 c.similarity
                 + (len(c.terms - covered) / len(asked) if asked else 0.0)
                 + (FOCUS_WEIGHT if c.terms & focus else 0.0)
+                + (TITLE_WEIGHT if c.number in titled else 0.0)
             ),
         )
         candidates.remove(best)

@@ -956,6 +956,32 @@ def test_quotes_hold_what_the_question_asks_which_of(embedder) -> None:
     assert sorted(s.text for s in quoted.sentences[1:]) == [f"“{mkdocs}”", f"“{licence}”"], quoted.text()
 
 
+def test_a_quote_from_the_page_the_question_names_comes_first(embedder) -> None:
+    """fsp-051 (seventeenth session): "What part of Celery handles scheduling tasks at intervals?" was quoted first
+    from the Task Queues page, which names Celery in passing; the Celery page's sentence answers it. A page whose
+    title holds a name of the question scores more, when titles tell the pages apart."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer, titled_passages
+
+    queues = (
+        "The Celery distributed task queue is the most commonly used Python library for handling asynchronous tasks "
+        "and scheduling."
+    )
+    beat = (
+        "A key concept in Celery is the difference between the Celery daemon (celeryd), which executes tasks, "
+        "Celerybeat, which is a scheduler."
+    )
+    passages = [_passage(1, queues, 0.9), _passage(2, beat, 0.8)]
+    passages[0].title, passages[1].title = "Task Queues", "Celery"
+    question = "What part of Celery handles scheduling tasks at intervals?"
+    assert titled_passages(question, passages, [1, 2]) == {2}
+    assert titled_passages("What does Celery do?", [passages[1], passages[1]], [1, 2]) == set()  # every title does
+    assert titled_passages("What is a task queue?", passages, [1, 2]) == set()  # no name asked
+    vectors = SentenceVectors(embedder.embed)
+    quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question, max_sentences=1)
+    assert quoted.text() == f"From the documents: “{beat}” [2]", quoted.text()
+
+
 def test_a_sentence_two_pages_share_is_quoted_once(embedder) -> None:
     """Fresh, fifteenth session: "What license is Flask released under?" quoted "The Flask-Security-Too project is
     provided as open source under the MIT license." twice, from two example pages that both say it."""
