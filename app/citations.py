@@ -236,11 +236,13 @@ def uncredited_agents(sentence: str, passage: str) -> set[str]:
         )
         if not credited:
             missing.add(name)
-    sentences = split_sentences(" ".join(passage.split()))  # a text's hard line breaks end no sentence here
-    for maker, made in _MADE_THING.findall(sentence):
+    makings = _MADE_THING.findall(sentence)
+    sentences = split_sentences(" ".join(passage.split())) if makings else []  # a hard line break ends no sentence
+    for maker, made in makings:
         thing = re.escape(made)
-        making = re.compile(
-            rf"\b(?:{MADE}|wrote|written)\b[^.!?]*?(?<!\w){thing}(?!\w)|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{MADE}|wrote|written|by)\b"
+        making = re.compile(  # "developed ... Markdown", "Markdown was ... developed", "Collab by the ..."
+            rf"\b(?:{MADE}|wrote|written)\b[^.!?]*?(?<!\w){thing}(?!\w)"
+            rf"|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{MADE}|wrote|written|by)\b"
         )
         said = [i for i, text in enumerate(sentences) if making.search(text)]
         if not any(holds_word(" ".join(sentences[max(i - 1, 0) : i + 1]), maker) for i in said):
@@ -433,6 +435,21 @@ def on_named_page(question: str, passages: list[Passage], citable: set[int]) -> 
         return citable
     titled = {n for n, p in enumerate(passages, start=1) if all(holds_word(p.title.lower(), w) for w in words)}
     return (citable & titled) or titled or citable
+
+
+def pages_about(question: str, passages: list[Passage]) -> set[int]:
+    """Numbers (from 1) of the passages of a page about what the question's first clause names: every word of the
+    page's title is the clause's, one of them a name ("Which company built Windows?": the Windows page). Such a
+    page is citable even when another page ranks far above it (the enterprise page, on companies that built
+    software "for Windows")."""
+    clause = first_clause(question)
+    names, said = clause_names(question), clause.lower()
+    about = set()
+    for n, passage in enumerate(passages, start=1):
+        words = [w for w in re.findall(r"[\w.+#-]+", passage.title.lower()) if w not in STOPWORDS]
+        if words and any(w in names for w in words) and all(holds_word(said, w) for w in words):
+            about.add(n)
+    return about
 
 
 def on_topic(passages: list[Passage], window: float) -> set[int]:

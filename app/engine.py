@@ -23,6 +23,7 @@ from docchat.app.citations import (
     nothing_relevant,
     on_named_page,
     on_topic,
+    pages_about,
     score_sentences,
     subject_names,
     unmentioned_identifiers,
@@ -324,7 +325,8 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="The model found no answer in the retrieved passages.")  # fmt: skip
             return
-        citable = on_named_page(standalone, passages, on_topic(passages, self.settings.answer.cite_window))
+        near_best = on_topic(passages, self.settings.answer.cite_window) | pages_about(standalone, passages)
+        citable = on_named_page(standalone, passages, near_best)
         expected = expected_answer(question)  # the asked turn's own form: a time, quantity, name, comparison, or none
         about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
         # names the passages write as names, and those of the model's answer they hold ("Netflix", which they only

@@ -713,6 +713,24 @@ def test_a_page_the_question_names_is_the_one_cited() -> None:
     assert on_named_page("Which library does Flask need?", passages, {1, 2}) == {1, 2}
 
 
+def test_the_page_about_what_the_question_names_is_citable() -> None:
+    """Fresh, seventeenth session: "Which company built Windows?" ranked the enterprise page (companies that built
+    desktop apps "for Windows") far above the Windows page ("... an operating system created by Microsoft"), out
+    of the citable window, and was refused. A page whose title is all words of the question's first clause, one
+    of them a name, is citable wherever it ranks."""
+    from docchat.app.citations import pages_about
+
+    passages = [_passage(1, "Companies built desktop apps for Windows.", 0.9),
+                _passage(2, "Windows is an operating system created by Microsoft.", 0.5),
+                _passage(3, "Celery is a task queue.", 0.4), _passage(4, "A task queue runs jobs.", 0.4)]  # fmt: skip
+    for passage, title in zip(passages, ["Enterprise Python", "Windows", "Celery", "Task Queues"], strict=True):
+        passage.title = title
+    assert pages_about("Which company built Windows?", passages) == {2}
+    assert pages_about("What part of Celery handles scheduled tasks, and which queue does it use?", passages) == {3}
+    assert pages_about("Which company built the windows of the office?", passages) == set()  # no name: no page
+    assert pages_about("Which company built Windows and which built Task Queues?", passages) == {2}  # first clause
+
+
 def test_the_gate_reads_a_passages_closest_sentence(embedder) -> None:
     """seed-075 (fresh, twelfth session): "Which conference did Netflix write an update for?" was refused by the
     relevance gate: its passage covers eight companies, so the chunk as a whole is far from the question, though
