@@ -199,8 +199,9 @@ class AnswerSettings(_Group):
         ge=0,
         le=2,
         description=(
-            "Only passages whose relevance is within this of the best passage's can be cited or quoted "
-            "(0..2; calibrated on the Full Stack Python eval set: wider windows cite off-topic pages)."
+            "Only passages whose relevance is within this of the best passage's can be cited or quoted, and the "
+            "page about what the question names wherever it ranks (0..2; calibrated on the Full Stack Python eval "
+            "set: wider windows cite off-topic pages)."
         ),
     )
     support_similarity: float = Field(
