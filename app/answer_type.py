@@ -129,6 +129,12 @@ _SHARE_TEXT = re.compile(
 )
 # ... but "How many lines of code does YouTube have?" asks for a count, which "most of the lines" is not
 _COUNT_Q = re.compile(r"\bhow many (?!of\b)([a-z]+)(?: ([a-z]+))?")  # and the word or two naming what is counted
+# ... and a count of what it counts: "How many words did ...?" is not answered by "the 3000th commit ... 5ish years"
+# (fsp-100). What anything can be counted in is not required: "How many people use it?" by "thousands of employees".
+_COUNTS_ANYTHING = frozenset(
+    ("people", "persons", "times", "things", "ones", "years", "months", "weeks", "days", "hours", "minutes", "decades")
+)
+_PLURAL_END = re.compile(r"(?:ies|(?<=ss|ch|sh)es|(?<=x)es|s)$")
 _PROPORTION = re.compile(r"\b(?:most|majority|minority|half|quarter|third)\b", re.I)
 # nor does "one" of something else: "How many lines of Python code does YouTube have?" is not answered by "...
 # systems start as one Python file" (seed-052), "How many suites does Odoo offer?" is by "one suite of apps"
@@ -278,6 +284,18 @@ def _degree_text(superlative: re.Match[str]) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{'|'.join(map(re.escape, words))}|{_RANK_TEXT})\b|#1\b", re.I)
 
 
+def _says_counted(text: str, count: re.Match[str]) -> bool:
+    """Whether ``text`` names what a "how many" question (``count``: :data:`_COUNT_Q`'s match) counts: its noun,
+    or the plural after it ("How many Gunicorn workers": Gunicorn or workers), in either number ("companies":
+    company). True for what anything is counted in ("people", "years")."""
+    noun, after = count.groups()
+    if noun in _COUNTS_ANYTHING or noun in STOPWORDS:
+        return True
+    plural = after if after and after.endswith("s") and after not in STOPWORDS else ""
+    stems = tuple(_PLURAL_END.sub("", word) for word in (noun, plural) if word)
+    return any(word.lower().startswith(stems) for word in WORD.findall(text))
+
+
 def states(text: str, expected: Expected, question: str = "", known: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` states a fact of the ``expected`` kind that the question does not hold: a name, or a
     number, the question already holds is no answer ("Uber's tech stack ..." names no one new for "Which
@@ -301,6 +319,8 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
             return True
         if (count := _COUNT_Q.search(lowered)) and not _SHARE_Q.search(lowered):
             counted = tuple(word.rstrip("s") for word in count.groups() if word)  # "lines" is counted as "line"
+            if clause == lowered.rstrip(" ?.!") and not _says_counted(text, count):  # one clause: it asks the count
+                return False
 
             def of_counted(single: re.Match[str]) -> str:  # "once" counts times ("How many times ...?")
                 if single.group().lower().startswith("once") and "time" in counted:

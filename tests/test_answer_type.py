@@ -134,7 +134,23 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Systems start as one Python file.", Expected.QUANTITY, "How many lines of code does the site have?", False),
         ("The team won once.", Expected.QUANTITY, "How many times did the team win?", True),
         ("It has one hundred thousand readers.", Expected.QUANTITY, "How many readers does it have?", True),
-        ("It has one hundred thousand readers.", Expected.QUANTITY, "How many pages does it have?", True),
+        # a count of something else is no answer to a one-clause "how many" (fsp-100, eighteenth session) ...
+        ("It has one hundred thousand readers.", Expected.QUANTITY, "How many pages does it have?", False),
+        ("It has 150+ pages and a hundred thousand readers.", Expected.QUANTITY, "How many pages does it have?", True),
+        ("It had its 3000th commit after 5ish years.", Expected.QUANTITY, "How many words did it have?", False),
+        ("The site now has over 120,000 words.", Expected.QUANTITY, "How many words did it have?", True),
+        ("Two companies use it.", Expected.QUANTITY, "How many companies use it?", True),  # either number
+        ("You can run 4 workers per core.", Expected.QUANTITY, "How many Gunicorn workers run per core?", True),
+        # ... but what anything is counted in need not be said, nor in a question of two clauses (GPT-2's
+        # "parameters" for "how large are the GPT-3 variants")
+        ("Thousands of employees use it.", Expected.QUANTITY, "How many people use it?", True),
+        ("It took 5 years.", Expected.QUANTITY, "How many years did it take?", True),
+        (
+            "GPT-3 ranges up to 175 billion.",
+            Expected.QUANTITY,
+            "How many parameters did GPT-2 have, and how large is GPT-3?",
+            True,
+        ),
         ("The team wrote a 2019 update on it.", Expected.QUANTITY, "How many people are on the team?", False),
         ("The team has 2019 members.", Expected.QUANTITY, "How many people are on the team?", True),
         # a superlative is answered by a degree, whatever else is asked (seed-077, sixteenth session)
