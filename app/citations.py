@@ -84,6 +84,8 @@ _CLAUSE_START = re.compile(r";|\b(?:although|though|whereas|while|but)\b", re.I)
 _CREDITED = re.compile(rf"\b(?:{CREDIT_VERBS}|written)\b(?: [\w,-]+){{0,4}}? by (?:the )?([A-Z][\w+#-]*)")
 # "Jessica McKellar co-founded Dropbox": the maker's last word and the first of what it made
 _MADE_THING = re.compile(rf"\b([A-Z][\w.-]*)(?: [a-z]+ly| also)? (?:{MADE}) (?:the |a |an )?([A-Z][\w+#-]*)")
+# a passage's words saying something was made ("developed", "written"), for what a sentence says someone made
+_MAKING = rf"{MADE}|wrote|written"
 _GAP = r"[^\w.!?]+"  # what lies between two words of one sentence
 # what lies between a name and its verb in one clause: not "Guido van Rossum and Jessica McKellar (although Jessica is
 # now at a new company that she co-founded)"
@@ -241,8 +243,7 @@ def uncredited_agents(sentence: str, passage: str) -> set[str]:
     for maker, made in makings:
         thing = re.escape(made)
         making = re.compile(  # "developed ... Markdown", "Markdown was ... developed", "Collab by the ..."
-            rf"\b(?:{MADE}|wrote|written)\b[^.!?]*?(?<!\w){thing}(?!\w)"
-            rf"|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{MADE}|wrote|written|by)\b"
+            rf"\b(?:{_MAKING})\b[^.!?]*?(?<!\w){thing}(?!\w)|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{_MAKING}|by)\b"
         )
         said = [i for i, text in enumerate(sentences) if making.search(text)]
         if not any(holds_word(" ".join(sentences[max(i - 1, 0) : i + 1]), maker) for i in said):
