@@ -158,6 +158,10 @@ def ask(page, question: str, *, streamed: bool = False):
         expect(reply.get_by_text("▌")).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
     sources = reply.get_by_test_id("stExpander").filter(has_text="Sources")
     expect(sources).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
+    # The page saves the turn and reruns; only that second run shows the feedback buttons. Wait for them, not
+    # only for the running indicator to go (CI once clicked "Show in context" before the rerun and the popover
+    # never opened), so that a click that follows lands on the page's final elements.
+    expect(reply.get_by_role("radiogroup", name="Feedback rating")).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
     idle(page)
     return reply, sources
 
