@@ -243,6 +243,25 @@ def test_quotes_only_when_some_sentence_is_about_the_question(embedder) -> None:
     assert not far.citations and not far.sentences
 
 
+def test_a_sentence_with_every_term_but_the_one_asked_for_is_quoted(embedder) -> None:
+    """seed-076 (nineteenth session): "Which companies use Flask?" was refused; the sentence that answers it holds
+    "uses" and "Flask" and names the company, but says much else, so its cosine is under the 0.5 quotes need. Holding
+    every term of the question but the noun it asks for ("companies", which an answer names), it is quoted. A
+    question with a term no sentence holds ("sponsor") is still not answered from it."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    answer = ("Twilio also uses Flask to run the REST API endpoints and open sourced the Flask-RESTful framework so "
+              "other developers could cut down the boilerplate in their web APIs.")  # fmt: skip
+    passages = [_passage(1, f"Large technology companies tend to be polyglot. {answer}", 0.9)]
+    vectors = SentenceVectors(embedder.embed)
+    for question, quoted in (("Which companies use Flask?", True), ("Which companies sponsor Flask?", False)):
+        vector = embedder.embed_query(question)
+        assert float(vector @ embedder.embed_query(answer)) < 0.5, question
+        found = extractive_answer(vector, passages, vectors, question=question, min_similarity=0.5)
+        assert [s.text for s in found.sentences[1:2]] == ([f"“{answer}”"] if quoted else []), found.text()
+
+
 def test_a_follow_up_s_quotes_read_the_turn_as_asked_too(embedder) -> None:
     """fsp-094 (sixteenth session): "Which web framework is it handy for?" after "What is the encode databases
     project?" was rewritten with the earlier question kept, and that rewrite is far from the sentence that answers

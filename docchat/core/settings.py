@@ -229,7 +229,8 @@ class AnswerSettings(_Group):
         ge=0,
         le=1,
         description="Quotes replace an answer only when some sentence of the on-topic passages has at least this "
-        "cosine to the question; else docchat refuses (calibrated on both eval sets, eval/README.md).",
+        "cosine to the question, or holds every term of a 'which X' question but X; else docchat refuses "
+        "(calibrated on both eval sets, eval/README.md).",
     )
     history_turns: int = Field(
         4, ge=0, description="Most recent chat turns (user or assistant) the LLM sees, for answers and rewrites."
