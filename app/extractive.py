@@ -99,8 +99,8 @@ def extractive_answer(
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
     sentence reaches ``min_similarity`` (cosine to the question) or holds every term of a "which X" question but X
     (which an answer names instead): the passages are near the topic, but no sentence of theirs is about what was
-    asked. ``query_vector`` may stack several readings of the question (a
-    follow-up's rewrite and the turn as asked): a sentence's similarity is then its highest. With ``about``
+    asked. ``query_vector`` may stack several readings of the question (a follow-up's rewrite and the turn as
+    asked): a sentence's similarity is then its highest. With ``about``
     (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
     first Ubuntu release to include Python 3".

@@ -159,8 +159,8 @@ def ask(page, question: str, *, streamed: bool = False):
     sources = reply.get_by_test_id("stExpander").filter(has_text="Sources")
     expect(sources).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
     # The page saves the turn and reruns; only that second run shows the feedback buttons. Wait for them, not
-    # only for the running indicator to go (CI once clicked "Show in context" before the rerun and the popover
-    # never opened), so that a click that follows lands on the page's final elements.
+    # only for the running indicator to go, so that a click that follows lands on the page's final elements (a
+    # click during the rerun was the suspected cause of a CI run where "Show in context" never opened).
     expect(reply.get_by_role("radiogroup", name="Feedback rating")).to_be_visible(timeout=ANSWER_TIMEOUT * 1000)
     idle(page)
     return reply, sources

@@ -216,9 +216,9 @@ def test_browser_opens_a_preview_with_the_quote_highlighted_and_markup_inert(ui_
     try:
         expect(body).to_have_count(1, timeout=15_000)
     except AssertionError:
-        # CI once saw the popover stay shut after the click (cause not pinned; five runs here then opened it at
-        # once). A click the page never registered (the button not expanded) is clicked again; a popover that
-        # says it is open but shows nothing is not, and fails below.
+        # CI once saw the popover stay shut after the click, and so did one run here with the wait in ask() (cause
+        # not pinned; the six runs after it opened at once). A click the page never registered (the button not
+        # expanded) is clicked again; a popover that says it is open but shows nothing is not, and fails below.
         if button.get_attribute("aria-expanded") != "true":
             button.click()
     expect(body.get_by_text("Download evil.md")).to_be_visible(timeout=60_000)
