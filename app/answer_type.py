@@ -149,10 +149,11 @@ WORD = re.compile(r"[A-Za-z][\w'.-]*")
 FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
 _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
-# "What source is given for ...?", "Who wrote the quote ...?", "Whose definition ...?": what a credit line answers
+# "What source is given for ...?", "Who wrote the quote ...?", "Whose definition ...?": what a credit line answers;
+# not "What language is X written in?" (fresh, twentieth session: "Source: python.org" was quoted for it)
 _ASKS_CREDIT = re.compile(
-    r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written|writer|publish(?:ed|er)?|"
-    r"whose)\b",
+    r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written(?! in\b)|writer|"
+    r"publish(?:ed|er)?|whose)\b",
     re.I,
 )
 # NASA, CFPB, YouTube: a name even as a sentence's first word
@@ -286,13 +287,16 @@ def _degree_text(superlative: re.Match[str]) -> re.Pattern[str]:
 
 def _says_counted(text: str, count: re.Match[str]) -> bool:
     """Whether ``text`` names what a "how many" question (``count``: :data:`_COUNT_Q`'s match) counts: its noun,
-    or the plural after it ("How many Gunicorn workers": Gunicorn or workers), in either number ("companies":
-    company). True for what anything is counted in ("people", "years")."""
+    in either number ("companies": company), or the plural after a singular one, which the noun only qualifies
+    ("How many Gunicorn workers": workers; fresh, twentieth session: "How many Python developers does Google
+    employ?" is not answered by "... three core languages" beside "Python"). True for what anything is counted in
+    ("people", "years")."""
     noun, after = count.groups()
     if noun in _COUNTS_ANYTHING or noun in STOPWORDS:
         return True
     plural = after if after and after.endswith("s") and after not in STOPWORDS else ""
-    stems = tuple(_PLURAL_END.sub("", word) for word in (noun, plural) if word)
+    counted = (plural,) if plural and not noun.endswith("s") else (noun, plural)
+    stems = tuple(_PLURAL_END.sub("", word) for word in counted if word)
     return any(word.lower().startswith(stems) for word in WORD.findall(text))
 
 

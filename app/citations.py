@@ -410,6 +410,16 @@ def unmentioned_names(question: str, passages: list[Passage], never_mentioned: C
     return sorted(name for name in asked_names(question) if name not in text and never_mentioned(name))
 
 
+def unmentioned_terms(question: str, answer: str, never_mentioned: Callable[[str], bool]) -> list[str]:
+    """The words of ``question`` that ``answer`` repeats and the collection never mentions (``never_mentioned``,
+    asked of its keyword index: :meth:`LexicalIndex.never_uses`), lower-cased: "The best way to learn to play the
+    guitar is to play a computer game ..." (fresh, twentieth session), over a site that never says "guitar",
+    answers a question the documents do not cover, whatever else of the page on learning to program it repeats."""
+    said = content_words(answer)
+    words = {word.lower() for word in re.findall(r"[A-Za-z][\w+#.'-]*", question)}
+    return sorted(w for w in words if (terms := content_words(w)) and terms <= said and never_mentioned(w))
+
+
 def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     """The names of ``question`` when neither the answer's sentences nor its cited passages' titles and
     headings mention any of them: quotes about something else ("Which framework is Reddit built on?"
@@ -500,17 +510,24 @@ def check_answer(
         """Whether ``text`` opens with a name that passage ``number`` says nothing of where its support says it:
         "The CIA uses Python extensively." made from "NASA uses Python extensively." (sentence ``index``; the CIA
         is named only in the sentence before, which that one does not refer back to). Any sentence of the
-        passage that is as close to ``text`` and holds the name near it will do."""
+        passage that is as close to ``text`` and holds the name near it will do, if it holds the other names and
+        figures of ``text`` there too: "Netflix open sourced the Flask-RESTful framework." (fresh, twentieth
+        session) is close to "(3) Netflix uses Python throughout ...", which says nothing of Flask-RESTful."""
         subject, group = opening_name(text, known), per_passage[number - 1]
         support = opening_name(group[index], known)
         if subject is None or support is None or same_name(subject, support):
             return False
+        others = {fact for fact in key_facts(without_enumerators(text)) if not holds_word(subject, fact)}
+
+        def window(i: int) -> str:
+            return sentence_window(passages[number - 1], group, i, leaning=True)
+
         close = [i for i, s in enumerate(group) if float(np.dot(vectors[text], vectors[s])) >= thresholds.similarity]
+        close = [i for i in close if all(holds_word(window(i), fact) for fact in others)]
         said = [opening_name(group[i], known) or "" for i in close]
         if any(same_name(subject, name) for name in said if name):  # another close sentence is about it
             return False
-        windows = (sentence_window(passages[number - 1], group, i, leaning=True) for i in {index, *close})
-        return not any(holds_word(near, subject) for near in windows)
+        return not any(holds_word(window(i), subject) for i in {index, *close})
 
     def clause_of_another(text: str, sentence: str) -> bool:
         """Whether ``text`` states, of the name it opens with, what the supporting ``sentence`` says in a clause of

@@ -28,6 +28,7 @@ from docchat.app.citations import (
     subject_names,
     unmentioned_identifiers,
     unmentioned_names,
+    unmentioned_terms,
     unquoted_names,
     unsaid_names,
     unstated_subject,
@@ -69,6 +70,10 @@ from docchat.core.settings import Settings
 # A name in this share of the collection's chunks or more is what the collection is about ("Python" is in a fifth of
 # Full Stack Python's chunks, "Django" in a sixth, "Flask" in a tenth): an answer need not repeat it.
 COMMON_NAME_SHARE = 0.15
+# A collection of this many chunks or more holds enough words that one it never uses is a topic it does not cover
+# ("guitar" in Full Stack Python's 11,000 chunks); a single document (the seed corpus: 9 chunks) never uses many words
+# its users ask with ("entry", "topics").
+ABSENT_WORD_MIN_CHUNKS = 1000
 # Questions a bare date or number answers ("January 1, 2020."): their answers need not name the question's subject.
 _TERSE = (Expected.TIME, Expected.QUANTITY)
 QUOTES_NOTICE = "The model's answer was not supported by the documents; these are direct quotes instead."
@@ -315,6 +320,17 @@ class Engine:
 
         check_started = time.perf_counter()
         declined = is_refusal(generated)
+        absent = (
+            unmentioned_terms(standalone, generated, lexical.never_uses)
+            if not declined and lexical.chunks >= ABSENT_WORD_MIN_CHUNKS
+            else []
+        )
+        if absent:  # the answer is about what the question names and the collection never does
+            timings["check"] = time.perf_counter() - check_started
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=f"The documents never mention {', '.join(absent)}, which the question "
+                        "asks about.")  # fmt: skip
+            return
         if not declined and profile.self_check and generated:
             check = verify_messages(question, context, history, generated, profile.trust_refusals)
             verdict = llm.complete(check, max_tokens=2)

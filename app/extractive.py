@@ -97,11 +97,11 @@ def extractive_answer(
     """The sentences of the ``max_passages`` top passages (of those in ``citable``, numbered from 1) that best
     answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
-    sentence reaches ``min_similarity`` (cosine to the question) or holds every term of a "which X" question but X
-    (which an answer names instead): the passages are near the topic, but no sentence of theirs is about what was
-    asked. ``query_vector`` may stack several readings of the question (a follow-up's rewrite and the turn as
-    asked): a sentence's similarity is then its highest. With ``about``
-    (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
+    sentence reaches ``min_similarity`` (cosine to the question), holds every term of a "which X" question but X
+    (which an answer names instead) or sits under a heading that holds every term of the question: the passages are
+    near the topic, but no sentence of theirs is about what was asked. ``query_vector`` may stack several readings
+    of the question (a follow-up's rewrite and the turn as asked): a sentence's similarity is then its highest. With
+    ``about`` (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
     first Ubuntu release to include Python 3".
 
@@ -158,7 +158,11 @@ def extractive_answer(
                 as_named = similarity_of(text)
                 similarity, leans = max(similarity, as_named), as_named > similarity
             candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
-    if not any(c.similarity >= min_similarity or _says_all_but_the_asked(c, asked, focus) for c in candidates):
+    headed = {n for n in numbers if _headed_by_the_asked(passages[n - 1], asked)}
+    if not any(
+        c.similarity >= min_similarity or _says_all_but_the_asked(c, asked, focus) or c.number in headed
+        for c in candidates
+    ):
         return CheckedAnswer([], [], claims=0, supported=0)
     chosen: list[_Candidate] = []
     covered: set[str] = set()
@@ -214,6 +218,14 @@ def _says_all_but_the_asked(candidate: _Candidate, asked: set[str], focus: set[s
     though its cosine to the question is only 0.45 (what else it says dilutes it)."""
     rest = asked - focus
     return bool(focus) and len(rest) >= 2 and rest <= candidate.terms
+
+
+def _headed_by_the_asked(passage: Passage, asked: set[str]) -> bool:
+    """Whether the heading ``passage`` sits under holds every term of the question (two or more): "What is the Python
+    checklist?" is answered by the list under "Python Checklist", whose items ("(1) Scripting (Python Fundamental)")
+    are far from the question (fresh, twentieth session: under 0.5)."""
+    heading = passage.heading.split(">")[-1]
+    return len(asked) >= 2 and asked <= content_words(heading)
 
 
 def _leans_back(candidate: _Candidate) -> bool:

@@ -8,6 +8,7 @@ cannot be installed on these machines. Everything else in the path is real.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -260,6 +261,27 @@ def test_a_sentence_with_every_term_but_the_one_asked_for_is_quoted(embedder) ->
         assert float(vector @ embedder.embed_query(answer)) < 0.5, question
         found = extractive_answer(vector, passages, vectors, question=question, min_similarity=0.5)
         assert [s.text for s in found.sentences[1:2]] == ([f"“{answer}”"] if quoted else []), found.text()
+
+
+def test_the_list_under_a_heading_that_names_the_question_is_quoted(embedder) -> None:
+    """Fresh, twentieth session: "What is the Python checklist?" was refused, since the items under the "Python
+    Checklist" heading ("(1) Scripting (Python Fundamental)") are far from the question. Under a heading that holds
+    every term of the question, they are quoted; a question with a term the heading lacks ("item 6") is not
+    answered from them."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    items = "(1) Scripting (Python Fundamental)\n\n(2) Data (Relational databases, ORM, NoSQL, Data Analysis)"
+    passage = replace(_passage(1, items, 0.9), heading="Guide > Python Checklist")
+    vectors = SentenceVectors(embedder.embed)
+    for question, quoted in (
+        ("What is the Python checklist?", True),
+        ("What is item 6 of the Python checklist?", False),
+    ):
+        vector = embedder.embed_query(question)
+        assert max(float(vector @ embedder.embed_query(line)) for line in items.split("\n\n")) < 0.5, question
+        found = extractive_answer(vector, [passage], vectors, question=question, min_similarity=0.5)
+        assert bool(found.citations) is quoted, found.text()
 
 
 def test_a_follow_up_s_quotes_read_the_turn_as_asked_too(embedder) -> None:
@@ -867,6 +889,37 @@ def test_a_name_put_in_place_of_the_one_the_supporting_sentence_says_is_not_supp
     hired = check_answer("Dropbox hired Guido van Rossum and Jessica McKellar [1].", passages, vectors,
                          question="Whom did Dropbox hire?")  # fmt: skip
     assert hired.supported == 1, hired.text()
+
+
+def test_a_close_sentence_on_the_named_subject_must_hold_the_claims_other_names_too(embedder) -> None:
+    """Fresh, twentieth session: asked "Which company open sourced Flask-RESTful?", the real 0.5B wrote "Netflix
+    open sourced the Flask-RESTful framework ...". Its words are Twilio's sentence's; the Netflix sentence is as
+    close (it opens with Netflix) but says nothing of Flask-RESTful, so it does not make Netflix the subject."""
+    from docchat.app.answer_type import names_given, names_in
+    from docchat.app.citations import CheckedAnswer, SentenceVectors, check_answer
+
+    companies = (
+        "(2) Twilio uses Python with Django and the Wagtail content management system to power the Twilio docs. "
+        "Twilio also uses Flask to run the REST API endpoints and open sourced the Flask-RESTful framework so other "
+        "developers could cut down the boilerplate in their web APIs. "
+        "(3) Netflix uses Python throughout their organization to run chaos engineering tests and generally glue "
+        "together the code from their high-functioning polyglot teams."
+    )
+    passages, vectors = [_passage(1, companies, 0.9)], SentenceVectors(embedder.embed)
+
+    def check(answer: str, question: str) -> CheckedAnswer:  # with the names the engine reads (Netflix included)
+        known = names_in([companies]) | names_given(answer, [companies])
+        return check_answer(answer, passages, vectors, question=question, known=known)
+
+    question = "Which company open sourced Flask-RESTful?"
+    tail = "open sourced the Flask-RESTful framework so other developers could cut down the boilerplate [1]."
+    wrong = check(f"Netflix {tail}", question)
+    assert wrong.supported == 0 and not wrong.citations, wrong.text()
+    right = check(f"Twilio {tail}", question)
+    assert right.supported == 1, right.text()
+    # a close sentence on the subject that holds the claim's other names still counts
+    own = check("Netflix uses Python to run chaos engineering tests [1].", "What does Netflix use Python for?")
+    assert own.supported == 1, own.text()
 
 
 def test_a_name_the_model_gives_in_another_subjects_place_is_unsupported(store, embedder) -> None:

@@ -141,6 +141,18 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("The site now has over 120,000 words.", Expected.QUANTITY, "How many words did it have?", True),
         ("Two companies use it.", Expected.QUANTITY, "How many companies use it?", True),  # either number
         ("You can run 4 workers per core.", Expected.QUANTITY, "How many Gunicorn workers run per core?", True),
+        # ... of the plural a name qualifies, not of the name (fresh, twentieth session)
+        ("Gunicorn runs 4 processes.", Expected.QUANTITY, "How many Gunicorn workers run per core?", False),
+        # "written in" asks for a language, not who wrote it: a credit line is no answer (fresh, twentieth session)
+        ("Source: python.org", Expected.NAME, "What language is Odoo's frontend written in?", False),
+        ("Source: python.org", Expected.NAME, "Where was the Odoo example written?", True),
+        (
+            "Google supports Python as one of its three core languages.",
+            Expected.QUANTITY,
+            "How many Python developers does Google employ?",
+            False,
+        ),
+        ("It has 4 employees.", Expected.QUANTITY, "How many employees does it have?", True),
         # ... but what anything is counted in need not be said, nor in a question of two clauses (GPT-2's
         # "parameters" for "how large are the GPT-3 variants")
         ("Thousands of employees use it.", Expected.QUANTITY, "How many people use it?", True),

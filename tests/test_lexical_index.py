@@ -127,3 +127,20 @@ def test_an_index_written_with_older_terms_is_rebuilt(settings: Settings, embedd
     assert bm25.indexed_generation(folder) is None
     assert set(bm25.LexicalIndexCache(settings.indexes_dir).get(store).ids()) == chroma_ids(settings, embedder)
     assert json.loads(state.read_text()) == {"generation": generation, "format": bm25.INDEX_FORMAT}
+
+
+def test_a_word_is_used_in_any_of_its_forms(tmp_path: Path) -> None:
+    """The index tells a word the collection never uses ("guitar") from one it uses in another form, which the
+    stemmer may cut apart ("autoscale" is stemmed autoscal, "autoscaling" autosc): what docchat's refusal of answers
+    about a topic the documents never mention asks (``app/citations.py``, ``unmentioned_terms``)."""
+    folder = tmp_path / "index.tantivy"
+    updater = bm25.IndexUpdater(folder, reset=True)
+    texts = ["Autoscaling adds servers under load.", "Learning to program is like playing a computer game."]
+    updater.add(["a", "b"], [{"source": "a.md"}, {"source": "b.md"}], texts)
+    updater.commit()
+    updater.finish(1)
+    index = bm25.LexicalIndex(folder)
+    assert index.chunks == 2
+    assert not index.never_uses("autoscale") and not index.never_uses("games") and not index.never_uses("Learn")
+    assert index.never_uses("guitar") and index.never_uses("pizza")
+    assert index.never_mentions("autoscale")  # the exact stem: not there

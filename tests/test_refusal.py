@@ -74,3 +74,42 @@ def test_only_a_model_whose_refusals_are_trusted_is_asked_for_the_marker(store, 
         system = url.chats()[0]["messages"][0]["content"]
     assert ("NO_ANSWER" in system) is asked, system
     assert answer.mode == "generated" and answer.citations
+
+
+def test_an_answer_about_a_word_a_large_collection_never_uses_is_refused(store, embedder, monkeypatch) -> None:
+    """Fresh, twentieth session: "What is the best way to learn to play the guitar?", asked after a WSGI question,
+    passed the relevance gate on the page on learning to program, and the 0.5B answered "The best way to learn to
+    play the guitar is to play a computer game ...". A word of the question that the answer repeats and a large
+    collection never uses ("guitar" in Full Stack Python's 11,000 chunks) marks a topic the documents do not cover.
+    The seed corpus (9 chunks) is made to count as large here; at its real size the rule is off, since a single
+    document never uses many words its users ask with."""
+    import docchat.app.engine as engine_module
+
+    question = "Which government agency built Collab for its staff?"
+    reply = "The CFPB built Collab for its staff [1]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        update = {"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b"}
+        engine = Engine(store.updated(**update), embedder=embedder)
+        answered = engine.ask(question)
+        assert not answered.abstained and answered.citations, answered.notice  # 9 chunks: the rule is off
+        monkeypatch.setattr(engine_module, "ABSENT_WORD_MIN_CHUNKS", 1)
+        refused = engine.ask(question)
+    assert refused.abstained and refused.notice.startswith("The documents never mention staff"), refused.notice
+
+
+def test_the_words_of_a_question_an_answer_repeats_and_the_collection_never_uses() -> None:
+    from docchat.app.citations import unmentioned_terms
+    from docchat.components.words import content_words
+
+    vocabulary = content_words("learning to program is like playing a computer game that guides you")
+
+    def never(word: str) -> bool:  # stands in for the keyword index, which stems words the same way
+        return not content_words(word) <= vocabulary
+
+    question = "What is the best way to learn to play the guitar?"
+    assert unmentioned_terms(question, "The best way to learn guitar is a computer game.", never) == [
+        "best",
+        "guitar",
+        "way",
+    ]
+    assert unmentioned_terms(question, "Learning to program is like playing a game.", never) == []  # not repeated

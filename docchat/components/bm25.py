@@ -23,6 +23,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import threading
 from collections.abc import Sequence
@@ -230,6 +231,25 @@ class LexicalIndex:
         terms = words.terms([word])[0]
         searcher = self._searcher
         return bool(terms) and searcher is not None and all(searcher.doc_freq("terms", t) == 0 for t in terms)
+
+    @property
+    def chunks(self) -> int:
+        """How many chunks the index holds (0 when there is no index to ask)."""
+        return self._searcher.num_docs if self._searcher is not None else 0
+
+    def never_uses(self, word: str) -> bool:
+        """Whether no chunk holds ``word`` in any form: no term of the index begins with its stem less its last two
+        letters (four at least), since the stemmer cuts some forms of one word apart ("autoscale": autoscal,
+        "autoscaling": autosc). False when there is no index to ask."""
+        searcher = self._searcher
+        stems = words.terms([word])[0]
+        if not stems or searcher is None:
+            return False
+        for stem in stems:
+            query = tantivy.Query.regex_query(_schema(), "terms", re.escape(stem[: max(4, len(stem) - 2)]) + ".*")
+            if searcher.search(query, 1, count=True).count:
+                return False
+        return True
 
     def share_mentioning(self, word: str) -> float:
         """The share of the collection's chunks that hold ``word`` (0..1; 0 when there is no index to ask):

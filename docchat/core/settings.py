@@ -229,7 +229,8 @@ class AnswerSettings(_Group):
         ge=0,
         le=1,
         description="Quotes replace an answer only when some sentence of the on-topic passages has at least this "
-        "cosine to the question, or holds every term of a 'which X' question but X; else docchat refuses "
+        "cosine to the question, holds every term of a 'which X' question but X, or sits under a heading that "
+        "holds every term of the question; else docchat refuses "
         "(calibrated on both eval sets, eval/README.md).",
     )
     history_turns: int = Field(
