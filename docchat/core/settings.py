@@ -230,8 +230,7 @@ class AnswerSettings(_Group):
         le=1,
         description="Quotes replace an answer only when some sentence of the on-topic passages has at least this "
         "cosine to the question, holds every term of a 'which X' question but X, or sits under a heading that "
-        "holds every term of the question; else docchat refuses "
-        "(calibrated on both eval sets, eval/README.md).",
+        "holds every term of the question; else docchat refuses (calibrated on both eval sets, eval/README.md).",
     )
     history_turns: int = Field(
         4, ge=0, description="Most recent chat turns (user or assistant) the LLM sees, for answers and rewrites."
