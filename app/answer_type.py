@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from docchat.app.sentences import is_credit, is_prose
-from docchat.components.words import STOPWORDS, without_enumerators
+from docchat.components.words import QUESTION_WORDS, STOPWORDS, without_enumerators
 
 
 class Expected(StrEnum):
@@ -71,7 +71,11 @@ _SUPERLATIVES = (
     r"most|least|best|worst|largest|biggest|smallest|fastest|slowest|oldest|newest|latest|earliest|highest|lowest|"
     r"longest|shortest|greatest|cheapest|easiest|simplest|hardest|safest|strongest|widest|heaviest|lightest|closest"
 )
-_SUPERLATIVE_Q = re.compile(rf"\bthe ({_SUPERLATIVES})\b(?: ([a-z]+))?")
+# "What is Facebook's primary programming language?": a degree too, said of a kind of name (not "the main difference")
+_PRIMARY = r"primary|main|principal|chief"
+_SUPERLATIVE_Q = re.compile(
+    rf"\bthe ({_SUPERLATIVES})\b(?: ([a-z]+))?|\b(?:the|(?<=')s) ({_PRIMARY})\b(?= (?:[\w-]+ )?{_NAME_NOUNS}\b)"
+)
 # "Who created the Caddy web server?", "Which company maintains Gunicorn?": a name credited with making or keeping
 # something, which a text states only where it credits someone ("by ...", "John Gruber created ...", "the creator of
 # ..."); "Caddy is an HTTP server created in 2015 and written in Go" names Go, but not as who created Caddy (fsp-066)
@@ -90,6 +94,12 @@ _CREDITS_SOMEONE = re.compile(
 )
 _RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
+# "Which intelligence agencies ...?": the kind asked for, a noun with the word before it
+_ASKED_KIND = re.compile(rf"{_LEAD}(?:which|what) (?:[\w-]+ )?([a-z][\w-]*) ({_NAME_NOUNS})\b")
+# "Who is Jessica McKellar?", "What is Wagtail?": what a name is, a description ("Who is the CEO of X?" asks a name)
+_WHAT_NAMED_IS = re.compile(
+    rf"(?i:{_LEAD}(?:who|what) (?:is|was|are|were)(?: an?| the)?) (?:[A-Z][\w.'+#-]*\s*)+\??\s*$"
+)
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
 
 _MONTHS = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
@@ -149,13 +159,17 @@ WORD = re.compile(r"[A-Za-z][\w'.-]*")
 FIGURE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # "A Guide to Instrumenting Sanic Applications, Part 1": a place in a series, not a number the sentence states
 _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+\d+\b", re.I)
-# "What source is given for ...?", "Who wrote the quote ...?", "Whose definition ...?": what a credit line answers;
+# "What source is given for ...?", "Who wrote the quote ...?", "Who said ...?": what a credit line answers;
 # not "What language is X written in?" (fresh, twentieth session: "Source: python.org" was quoted for it)
+_SAYING = r"(?:said|says|stated|states|claimed|claims|argued|argues)"
 _ASKS_CREDIT = re.compile(
     r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written(?! in\b)|writer|"
-    r"publish(?:ed|er)?|whose)\b",
+    rf"publish(?:ed|er)?|whose|who {_SAYING})\b",
     re.I,
 )
+# "Who said Python gets in everywhere?" is answered by who said it: "Matt Makai said ...", "Source: Matt Makai"
+_ASKS_SAYER = re.compile(rf"\bwho {_SAYING}\b", re.I)
+_SAYS = re.compile(rf"\b(?:{_SAYING}|say|wrote|writes|according to|quoted?|source)\b", re.I)
 # NASA, CFPB, YouTube: a name even as a sentence's first word
 _MARKED_NAME = re.compile(r"[A-Z][A-Z0-9]+|[A-Za-z]+[A-Z][\w.-]*")
 # cx_Oracle, mod_wsgi, bottle.py, node.js: a code name, whatever its case
@@ -172,12 +186,32 @@ def expected_answer(question: str) -> Expected | None:
     clause = first_clause(" ".join(question.lower().split())) + " "
     if _KIND_OF.search(clause):  # "What kind of organization ...?" asks for a description, not a name
         return None
+    if asks_what_named_is(question):
+        return None
     for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
         if pattern.search(clause):
             return kind
     if _COMPARISON_Q.search(clause):
         return Expected.COMPARISON
     return Expected.SUPERLATIVE if asks_superlative(question) else None
+
+
+def asked_kind(question: str) -> re.Pattern[str] | None:
+    """The kind of thing a "which" question asks for, as a noun with the word before it ("Which intelligence agencies
+    use Python?": "intelligence agenc(y|ies)"), as a pattern that finds it in a text in either number; None when the
+    question names no such kind (a bare "Which companies ...?", or a noun :data:`_NAME_NOUNS` does not hold)."""
+    clause = first_clause(" ".join(question.lower().split()))
+    match = _ASKED_KIND.search(clause)
+    if not match or match.group(1) in STOPWORDS or match.group(1) in QUESTION_WORDS:
+        return None
+    noun = _PLURAL_END.sub("", match.group(2))
+    return re.compile(rf"\b{re.escape(match.group(1))}[\s-]+{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
+
+
+def asks_what_named_is(question: str) -> bool:
+    """Whether the question asks only who or what a name is ("Who is Jessica McKellar?", "What is Wagtail?"): a
+    description, which any sentence about that name may give."""
+    return _WHAT_NAMED_IS.match(" ".join(question.split())) is not None
 
 
 def asks_superlative(question: str) -> bool:
@@ -274,9 +308,11 @@ def same_name(name: str, other: str) -> bool:
 def _degree_text(superlative: re.Match[str]) -> re.Pattern[str]:
     """What states the degree a question's superlative asks: "the most popular" -> "popular" (in any degree:
     "most popular", "more popular", "popular"), "the most" at the clause's end -> "most" or "more", "the largest"
-    -> "largest" or "larger"; a rank ("top", "#1") for any. "one of the largest sites" does not say which web
-    server is the most popular."""
-    word, following = superlative.groups()
+    -> "largest" or "larger"; a rank ("top", "#1") for any; "primary" -> "primary", "main", "core" or the like.
+    "one of the largest sites" does not say which web server is the most popular."""
+    word, following, primary = superlative.groups()
+    if primary:  # "primary": "primary", "main", "core" or the like
+        return re.compile(rf"\b(?:{_PRIMARY}|core|{_RANK_TEXT})\b|#1\b", re.I)
     if word in ("most", "least") and following and following not in STOPWORDS:
         words = [following]
     else:
@@ -344,6 +380,8 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
     if is_credit(text):  # "Source: python.org" names who wrote the words before it: a name only when that is asked
         return asks_credit(question)
     if asks_creator(clause) and not _CREDITS_SOMEONE.search(text):  # "Who created X?" is answered by a credit
+        return False
+    if _ASKS_SAYER.search(clause) and not _SAYS.search(text):  # not "They've been very vocal about ..."
         return False
     asked = {_word(word).lower() for word in WORD.findall(question)}
     words = [_word(word) for word in WORD.findall(text)]

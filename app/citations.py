@@ -42,13 +42,14 @@ from docchat.app.answer_type import (
     FIGURE,
     MADE,
     Expected,
+    asked_kind,
     first_clause,
     names_in,
     opening_name,
     same_name,
 )
 from docchat.app.schema import AnswerSentence, Citation, Passage
-from docchat.app.sentences import is_credit, split_sentences
+from docchat.app.sentences import is_credit, list_after, split_sentences
 from docchat.app.yes_no import negates_unlike
 from docchat.components.words import STOPWORDS, content_words, without_enumerators
 from docchat.core.settings import Settings
@@ -90,6 +91,15 @@ _GAP = r"[^\w.!?]+"  # what lies between two words of one sentence
 # what lies between a name and its verb in one clause: not "Guido van Rossum and Jessica McKellar (although Jessica is
 # now at a new company that she co-founded)"
 _SAME_CLAUSE = r"(?:(?!\b(?:although|though|whereas|while|but|that|which|who|she|he|they)\b)[^.!?();])*?"
+# what lies between a made thing and its making verb in one claim: not "Python ... Guido van Rossum and Jessica
+# McKellar (although Jessica is now at a new company that she co-founded)"; "Flask ([source code](https://...)) was
+# created" is one
+_ONE_CLAIM = r"(?:(?!\b(?:although|though|whereas|while|but)\b)(?:[^.!?]|\.(?=\w)))*?"  # "github.com" is in one
+# a claim ending on a word that leaves it unfinished ("... resources are provided by.", "... is known as.")
+_UNFINISHED = re.compile(r"\b(?:by|of|the|a|an|and|or|as|than|such|like|including|between)\W*$", re.I)
+# what a claim says something is written in ("Nginx is written in Python."): its language, first of a list
+_WRITTEN_IN = re.compile(r"\b(?:written|implemented|coded|programmed)(?: [a-z]+ly)? in ([A-Z][\w+#-]*(?:\.[A-Za-z]+)?)")
+_DEFAULT = re.compile(r"\bdefaults?\b", re.I)
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -141,6 +151,11 @@ class CheckedAnswer:
     def supported_share(self) -> float:
         """Share of claim sentences backed by a passage (1.0 when there are no claims)."""
         return self.supported / self.claims if self.claims else 1.0
+
+    @property
+    def supported_text(self) -> str:
+        """The supported sentences, joined, without markers."""
+        return " ".join(s.text for s in self.sentences if s.supported)
 
     def text(self) -> str:
         """The answer with its verified markers."""
@@ -226,10 +241,11 @@ def uncredited_agents(sentence: str, passage: str) -> set[str]:
     co-founded ...)"). "created in 2015 and written in Go." names Go after the verb: not as who made it; "Python 3
     installed" credits Python with nothing.
     So too what it says someone made ("Jessica McKellar co-founded Dropbox"): a sentence of the passage must say it
-    was made or made by someone ("Markdown was originally developed by ...", "... built Collab", "Collab by the
-    ..."), and name the maker there or in the sentence before ("Twilio uses ... TwilioQuest. They wrote a post about
-    how TwilioQuest was built": Twilio, not the Netflix of the next sentence). "Dropbox is well-known for ..." and
-    "... a new company that she co-founded" credit no one with Dropbox."""
+    was made or made by someone in one claim ("Markdown was originally developed by ...", "... built Collab",
+    "Collab by the ..."; not "Python ... (although Jessica ... co-founded)"), and name the maker there or in the
+    sentence before ("Twilio uses ... TwilioQuest. They wrote a post about how TwilioQuest was built": Twilio, not
+    the Netflix of the next sentence). "Dropbox is well-known for ..." and "... a new company that she co-founded"
+    credit no one with Dropbox."""
     missing = set()
     for name in _CREDITED.findall(sentence):
         word = re.escape(name)
@@ -243,12 +259,55 @@ def uncredited_agents(sentence: str, passage: str) -> set[str]:
     for maker, made in makings:
         thing = re.escape(made)
         making = re.compile(  # "developed ... Markdown", "Markdown was ... developed", "Collab by the ..."
-            rf"\b(?:{_MAKING})\b[^.!?]*?(?<!\w){thing}(?!\w)|(?<!\w){thing}(?!\w)[^.!?]*?\b(?:{_MAKING}|by)\b"
+            rf"\b(?:{_MAKING})\b{_ONE_CLAIM}(?<!\w){thing}(?!\w)|(?<!\w){thing}(?!\w){_ONE_CLAIM}\b(?:{_MAKING}|by)\b"
         )
         said = [i for i, text in enumerate(sentences) if making.search(text)]
         if not any(holds_word(" ".join(sentences[max(i - 1, 0) : i + 1]), maker) for i in said):
             missing.add(made)
     return missing
+
+
+def unstated_specifics(sentence: str, passage: Passage, sentences: list[str]) -> set[str]:
+    """What ``sentence`` states that ``passage`` (split into ``sentences``) does not, though it holds its names: that
+    something is a default, which a sentence of the passage must say with the word, or the language something is
+    written in, which one must name right after "written in" (or "implemented", "coded in"; up to three words or a
+    list apart: "written in Python, with Node.js, Go and Java"). That sentence, with the passage's title and
+    heading, must hold the claim's names and figures. Fresh questions, twenty-first session:
+    "The Django ORM is included by default in Pyramid." (the passage's default is Django's, its Pyramid another
+    sentence's), "Gunicorn binds to port 8080 by default." (a tutorial's ``-b :8080``), "Nginx is written in
+    Python." ("backend systems written in any programming language, not just Python"): the model repeats the
+    question's "by default" or "written in" over any passage that holds the names."""
+    wanted: dict[str, re.Pattern[str]] = {}
+    if _DEFAULT.search(sentence):
+        wanted["default"] = _DEFAULT
+    for language in _WRITTEN_IN.findall(sentence):
+        wanted[language] = re.compile(
+            rf"\b(?:written|implemented|coded|programmed)\b(?:{_GAP}[\w'-]+){{0,3}}?{_GAP}in"
+            rf"(?:{_GAP}[\w.+#-]+){{0,4}}?{_GAP}{re.escape(language)}(?![\w+#])",
+            re.I,
+        )
+    if not wanted:
+        return set()
+    facts = key_facts(without_enumerators(sentence))
+    windows = [  # not the sentence before: "While Django ... the default Django backend ORM (like it does ...)"
+        f"{passage.title}\n{passage.heading}\n{text}".lower()
+        for text in sentences
+        if any(pattern.search(" ".join(text.split())) for pattern in wanted.values())
+    ]
+    return {
+        said
+        for said, pattern in wanted.items()
+        if not any(
+            pattern.search(" ".join(window.split())) and all(holds_word(window, fact) for fact in facts)
+            for window in windows
+        )
+    }
+
+
+def unfinished(sentence: str) -> bool:
+    """Whether ``sentence`` breaks off where it should name something ("Python-specific WebSockets resources are
+    provided by." for "Which Python web frameworks support WebSockets?"): no claim, whatever its words."""
+    return _UNFINISHED.search(MARKER.sub(" ", sentence).strip()) is not None
 
 
 def best_relevance(passages: list[Passage]) -> float:
@@ -364,7 +423,7 @@ def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[st
     there are none. (The engine does not ask this of questions for a date or number: "Ubuntu 18.04, Ansible
     2.5.1" may answer "Which versions will the update to the Full Stack Python Guide move to?")"""
     names = clause_names(question)
-    said = " ".join(s.text for s in checked.sentences if s.supported).lower()
+    said = checked.supported_text.lower()
     quoted = " ".join(f"{c.title} {c.heading} {c.quote}" for c in checked.citations).lower()
     if any(_names(said, name) or (common(name) and _names(quoted, name)) for name in names):
         return []
@@ -383,7 +442,7 @@ def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage
     post that never names Pelican)."""
     cited = {number for s in checked.sentences if s.supported for number in s.citations}
     said = mentioned_text(passages[number - 1] for number in sorted(cited) if 0 < number <= len(passages))
-    said += "\n" + " ".join(s.text for s in checked.sentences if s.supported).lower()
+    said += "\n" + checked.supported_text.lower()
     return sorted(name for name in names if name not in said)
 
 
@@ -428,6 +487,32 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     said = " ".join([*(s.text for s in checked.sentences), *(f"{c.title} {c.heading}" for c in checked.citations)])
     said = said.lower()
     return [] if any(_names(said, name) for name in names) else sorted(names)
+
+
+def outside_the_asked_kind(question: str, answer: str, passages: list[Passage]) -> list[str]:
+    """The names ``answer`` gives (that ``question`` does not) when the passages call other things what the question
+    asks for and none of these: "Which intelligence agencies use Python?" answered "NASA uses Python extensively."
+    over "... to intelligence agencies like the CIA, FBI and NSA." (fresh, twenty-first session). A name counts as
+    called so in a sentence that says the kind ("intelligence agencies", "web framework"), or in the list it
+    introduces, or under a title or heading that says it. Empty when the question asks for no such kind
+    (:func:`asked_kind`), no passage says it, or the answer names nothing new."""
+    kind = asked_kind(question)
+    given = {fact for fact in key_facts(MARKER.sub(" ", answer)) - key_facts(question) if fact[:1].isalpha()}
+    if kind is None or not given:
+        return []
+    places = []
+    for passage in passages:
+        group = passage_sentences(passage)
+        if kind.search(f"{passage.title}\n{passage.heading}"):
+            places.append(passage.text)
+            continue
+        for i, sentence in enumerate(group):
+            if kind.search(" ".join(sentence.split())):
+                places.append(" ".join([sentence, *list_after(passage.text, group, i)]))
+    said = "\n".join(places).lower()
+    if not places or any(holds_word(said, name) for name in given):
+        return []
+    return sorted(given)
 
 
 # "On the Django page, ...?", "... does the Git page contrast Git with?", "According to the Pelican static site
@@ -555,6 +640,7 @@ def check_answer(
         ok = ok and (citable is None or number in citable)
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
         ok = ok and not uncredited_agents(text, passages[number - 1].text)
+        ok = ok and not unstated_specifics(text, passages[number - 1], group) and not unfinished(text)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         ok = ok and not new_subject(text, number, best) and not clause_of_another(text, group[best])

@@ -13,7 +13,15 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
-from docchat.app.answer_type import Expected, expected_answer, names_given, names_in, states, wanted_description
+from docchat.app.answer_type import (
+    Expected,
+    asked_kind,
+    expected_answer,
+    names_given,
+    names_in,
+    states,
+    wanted_description,
+)
 from docchat.app.citations import (
     SentenceVectors,
     SupportThresholds,
@@ -23,6 +31,7 @@ from docchat.app.citations import (
     nothing_relevant,
     on_named_page,
     on_topic,
+    outside_the_asked_kind,
     pages_about,
     score_sentences,
     subject_names,
@@ -356,6 +365,7 @@ class Engine:
             return expected is None or states(text, expected, standalone, known)
 
         mode, notice, partial = "generated", "", ""
+        kind = None  # the kind of thing asked for, when quotes must say it
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
         elif has_loop(generated):
@@ -365,9 +375,13 @@ class Engine:
                                    known=known, expected=expected)  # fmt: skip
             if checked.claims == 0 or checked.supported_share < self.settings.answer.min_supported_share:
                 notice = QUOTES_NOTICE
-            elif not answers(" ".join(s.text for s in checked.sentences if s.supported)):
+            elif not answers(checked.supported_text):
                 notice = f"The model's answer does not state {wanted_description(expected, standalone)}, which " \
                     "the question asks for; these are direct quotes instead."  # fmt: skip
+            elif stray := outside_the_asked_kind(standalone, checked.supported_text, passages):
+                notice = f"The passages do not call {', '.join(stray)} what the question asks for; these are " \
+                    "direct quotes instead."  # fmt: skip
+                kind = asked_kind(standalone)  # and the quotes are sentences that say it ("intelligence agencies")
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
@@ -400,7 +414,7 @@ class Engine:
             # is it handy for?") is far from the sentence that answers the turn: the turn as asked is read too
             readings = vector if standalone == question else np.stack([vector, self.embedder.embed_query(question)])
             checked = extractive_answer(readings, passages, vectors, question=standalone, citable=citable,
-                                        wanted=answers, about=about,
+                                        wanted=answers, about=about, kind=kind,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started

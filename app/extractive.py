@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from docchat.app.answer_type import WORD, asks_credit
+from docchat.app.answer_type import WORD, asks_credit, asks_what_named_is
 from docchat.app.citations import (
     CheckedAnswer,
     SentenceVectors,
@@ -93,17 +93,20 @@ def extractive_answer(
     about: set[str] | None = None,
     min_similarity: float = 0.0,
     max_passages: int = QUOTED_PASSAGES,
+    kind: re.Pattern[str] | None = None,
 ) -> CheckedAnswer:
     """The sentences of the ``max_passages`` top passages (of those in ``citable``, numbered from 1) that best
     answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
     sentence reaches ``min_similarity`` (cosine to the question), holds every term of a "which X" question but X
-    (which an answer names instead) or sits under a heading that holds every term of the question: the passages are
-    near the topic, but no sentence of theirs is about what was asked. ``query_vector`` may stack several readings
+    (which an answer names instead), sits under a heading that holds every term of the question or, asked what a name
+    is ("What is Wagtail?"), holds that name (then only such sentences are quoted): the passages are near the topic,
+    but no sentence of theirs is about what was asked. ``query_vector`` may stack several readings
     of the question (a follow-up's rewrite and the turn as asked): a sentence's similarity is then its highest. With
     ``about`` (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
-    first Ubuntu release to include Python 3".
+    first Ubuntu release to include Python 3". With ``kind`` (:func:`asked_kind`), only sentences that say it
+    ("intelligence agencies like the CIA, FBI and NSA"), which then need no similarity to the question.
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
     question's terms they add to those already quoted (the reranker's relevance, similarity + coverage,
@@ -146,6 +149,8 @@ def extractive_answer(
             short = len(terms) < 3 and not (credit_asked and is_credit(sentence))
             if short or not is_prose(sentence) or (wanted is not None and not wanted(sentence)):
                 continue
+            if kind is not None and not kind.search(" ".join(sentence.split())):
+                continue
             if about:
                 near = sentence_window(passages[number - 1], group, position)
                 if not all(name in near for name in about):
@@ -159,11 +164,18 @@ def extractive_answer(
                 similarity, leans = max(similarity, as_named), as_named > similarity
             candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
     headed = {n for n in numbers if _headed_by_the_asked(passages[n - 1], asked)}
+    named = asks_what_named_is(question)  # "What is Wagtail?": "... the Wagtail content management system ..." (0.45)
     if not any(
-        c.similarity >= min_similarity or _says_all_but_the_asked(c, asked, focus) or c.number in headed
+        c.similarity >= min_similarity
+        or _says_all_but_the_asked(c, asked, focus)
+        or c.number in headed
+        or (named and asked and asked <= c.terms)
+        or kind is not None
         for c in candidates
     ):
         return CheckedAnswer([], [], claims=0, supported=0)
+    if named and asked and any(asked <= c.terms for c in candidates):
+        candidates = [c for c in candidates if asked <= c.terms]
     chosen: list[_Candidate] = []
     covered: set[str] = set()
     while candidates and len(chosen) < max_sentences:

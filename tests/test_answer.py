@@ -284,6 +284,29 @@ def test_the_list_under_a_heading_that_names_the_question_is_quoted(embedder) ->
         assert bool(found.citations) is quoted, found.text()
 
 
+def test_asked_what_a_name_is_the_sentences_that_name_it_are_quoted(embedder) -> None:
+    """Fresh, twentieth session: "What is Wagtail?" was refused on the seed document, whose one sentence on it
+    ("... Django and the Wagtail content management system ...") is under the 0.5 bar. Asked what a name is, the
+    sentences holding that name are quoted, and only they; a name no sentence holds is still not answered."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    text = (
+        "Twilio uses Python with Django and the Wagtail content management system to power the Twilio documentation"
+        " as well as TwilioQuest. Netflix uses Python throughout their organization to run chaos engineering tests."
+    )
+    passage = _passage(1, text, 0.9)
+    vectors = SentenceVectors(embedder.embed)
+    for question, quoted in (("What is Wagtail?", "Wagtail"), ("What is Mezzanine?", None)):
+        vector = embedder.embed_query(question)
+        assert max(float(vector @ embedder.embed_query(s)) for s in text.split(". ")) < 0.5, question
+        found = extractive_answer(vector, [passage], vectors, question=question, min_similarity=0.5)
+        if quoted is None:
+            assert not found.citations, found.text()
+        else:
+            assert quoted in found.text() and "Netflix" not in found.text(), found.text()
+
+
 def test_a_follow_up_s_quotes_read_the_turn_as_asked_too(embedder) -> None:
     """fsp-094 (sixteenth session): "Which web framework is it handy for?" after "What is the encode databases
     project?" was rewritten with the earlier question kept, and that rewrite is far from the sentence that answers
@@ -424,6 +447,35 @@ def test_an_answer_without_the_kind_of_fact_asked_for_becomes_quotes_that_state_
     assert answer.notice.startswith(  # asked who built it: a name credited with building it
         "The model's answer does not state a name credited with it (such as “created by …”), which the question asks"
     )
+
+
+def test_a_name_the_passages_do_not_call_what_was_asked_for_becomes_quotes_that_do(store, embedder) -> None:
+    """Fresh, twenty-first session: "Which intelligence agencies use Python?" was answered "NASA uses Python
+    extensively." (supported, a name), though the document says "intelligence agencies like the CIA, FBI and NSA".
+    Where the passages say the kind asked for, a name they never call so is no answer: quotes that say it are."""
+    question = "Which intelligence agencies use Python?"
+    answer = _ask_with_reply(store, embedder, question, "NASA uses Python extensively. [1]")
+    assert answer.mode == "extractive" and not answer.abstained, answer.notice
+    assert "the CIA, FBI and NSA" in answer.answer and "NASA uses" not in answer.answer, answer.to_dict()
+    answer = _ask_with_reply(store, embedder, question, "The CIA, FBI and NSA use Python. [1]")
+    assert answer.mode == "generated", answer.to_dict()
+
+
+def test_which_names_the_passages_call_what_was_asked_for() -> None:
+    """The check behind the test above: a name counts where a sentence (or its title, heading or the list it
+    introduces) says the kind; a kind no passage says, or a question that asks for none, leaves any name."""
+    from docchat.app.citations import outside_the_asked_kind
+
+    agencies = _passage(1, "Users range from regulators like the SEC to intelligence agencies like the CIA. "
+                        "NASA uses Python extensively.", 0.9)  # fmt: skip
+    question = "Which intelligence agencies use Python?"
+    assert outside_the_asked_kind(question, "NASA uses Python extensively.", [agencies]) == ["nasa"]
+    assert outside_the_asked_kind(question, "The CIA uses Python.", [agencies]) == []
+    assert outside_the_asked_kind("Which space agencies use Python?", "NASA uses Python.", [agencies]) == []
+    assert outside_the_asked_kind("Which agencies use Python?", "NASA uses Python.", [agencies]) == []
+    listed = _passage(2, "Popular web frameworks include:\nDjango\nFlask\n\nTornado is fast.", 0.9)
+    assert outside_the_asked_kind("Which web frameworks are popular?", "Flask is popular.", [listed]) == []
+    assert outside_the_asked_kind("Which web frameworks are fast?", "Tornado is fast.", [listed]) == ["tornado"]
 
 
 def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(store, embedder) -> None:
@@ -737,6 +789,47 @@ def _passage(number: int, text: str, similarity: float) -> Passage:
                    start_line=1, end_line=1, similarity=similarity)  # fmt: skip
 
 
+def test_a_default_or_a_language_is_supported_only_where_the_passage_says_it() -> None:
+    """Fresh questions, twenty-first session: asked what Pyramid includes "by default", the model wrote "The Django
+    ORM is included by default in Pyramid." over a passage whose default is Django's and whose Pyramid is another
+    sentence's; asked what Nginx is written in, "Nginx is written in Python." over "backend systems written in any
+    programming language, not just Python". Such a claim needs a sentence that says it, about its names."""
+    from docchat.app.citations import passage_sentences, unstated_specifics
+
+    def unstated(claim: str, text: str, title: str = "Doc") -> set[str]:
+        passage = replace(_passage(1, text, 0.9), title=title)
+        return unstated_specifics(claim, passage, passage_sentences(passage))
+
+    sqlalchemy = (
+        "Pyramid uses the alchemy scaffold to add SQLAlchemy to a Pyramid web app. While Django does not yet support"
+        " easy swapping of the default Django backend ORM with SQLAlchemy (like it does for templates), there are"
+        " hacks."
+    )
+    assert unstated("The Django ORM is included by default in Pyramid.", sqlalchemy) == {"default"}
+    assert unstated("The Django ORM is the default ORM in Django.", sqlalchemy) == set()
+    assert unstated("Gunicorn binds to port 8080 by default.", "Run gunicorn app:app -b :8080 now.") == {"default"}
+    assert unstated("Gunicorn binds to port 8000 by default.", "It binds to 8000 by default.", "Gunicorn") == set()
+    nginx = "The result could come from backend systems written in any programming language, not just Python."
+    assert unstated("Nginx is written in Python.", nginx, "Nginx") == {"Python"}
+    tools = "Puppet and Chef are written in Ruby, while SaltStack and Ansible are written in Python."
+    assert unstated("Ansible is written in Python.", tools) == set()
+    assert unstated("Puppet is written in Python.", tools) == set()  # one sentence says both: the model's reading
+    assert unstated("Chef is written in Go.", tools) == {"Go"}
+    assert unstated("The engine is written in C++.", "The engine is written in C.") == {"C++"}
+    assert unstated("Flask is a micro framework.", sqlalchemy) == set()  # nothing of the kind claimed
+
+
+def test_a_sentence_that_breaks_off_is_no_claim() -> None:
+    """Fresh question, twenty-first session: "Which Python web frameworks support WebSockets?" was answered
+    "Python-specific WebSockets resources are provided by. [2]" and passed: every word is the passage's."""
+    from docchat.app.citations import unfinished
+
+    assert unfinished("Python-specific WebSockets resources are provided by. [2]")
+    assert unfinished("The company she co-founded after Dropbox is known as. [1]")
+    assert not unfinished("Flask-RESTful is maintained by Twilio. [1]")
+    assert not unfinished("Sanic is the framework the page builds on.")
+
+
 def test_a_page_the_question_names_is_the_one_cited() -> None:
     """fsp-017 (sixteenth session): "On the Django page, which separate library ...?" got a second quote from the
     page on Flask extensions. A page the question names by its title's words is the one cited; a name no title
@@ -965,15 +1058,16 @@ def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:
 
 
 def test_the_quote_that_best_answers_comes_first(embedder) -> None:
-    """Quotes are shown best first, not in reading order: "What is Collab?" opens with the sentence on Collab,
-    not with the general sentence before it in the passage."""
+    """Quotes are shown best first, not in reading order: "What is the Collab platform?" opens with the sentence on
+    Collab, not with the general sentence before it in the passage. (Asked "What is Collab?", only sentences that
+    name Collab are quoted: see test_asked_what_a_name_is_the_sentences_that_name_it_are_quoted.)"""
     from docchat.app.citations import SentenceVectors
     from docchat.app.extractive import QUOTED_PREFIX, extractive_answer
 
     general = "Python is widely used across large enterprise organizations and government agencies."
     collab = "Collab is a corporate intranet and collaboration platform built by the CFPB."
     passages = [_passage(1, f"{general} {collab}", 0.9)]
-    question = "What is Collab?"
+    question = "What is the Collab platform?"
     vectors = SentenceVectors(embedder.embed)
     quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
     assert [s.text for s in quoted.sentences] == [QUOTED_PREFIX, f"“{collab}”", f"“{general}”"]
@@ -1272,7 +1366,7 @@ def test_who_a_sentence_credits_must_be_credited_by_its_passage() -> None:
     credits no one. "Who founded Sentry?" got "... founded by the Python community." from a tutorial that says
     "Make sure you have Python 3 installed"; seed-049 "Jessica McKellar co-founded Dropbox ...". A credit must be
     the passage's: "by" before the name, or the name before the verb, in one sentence; what was made, made in one
-    sentence, its maker named there or in the sentence before."""
+    sentence (not across "although", "while", "but"), its maker named there or in the sentence before."""
     from docchat.app.citations import uncredited_agents
 
     caddy = "Caddy is a relatively new HTTP server created in 2015 and written in Go. The Go code written to build it."
@@ -1296,6 +1390,15 @@ def test_who_a_sentence_credits_must_be_credited_by_its_passage() -> None:
     assert uncredited_agents("Collab was built by the Consumer Financial Protection Bureau.", collab) == set()
     assert uncredited_agents("Collab by the U.S. government's CFPB is an intranet.", "Collab is an intranet.") == set()
     assert uncredited_agents("Flake8 is used by Python developers.", "Python developers use Flake8.") == set()
+    # fresh, twentieth session: "Guido van Rossum created Python." passed on the Dropbox sentence, whose only making
+    # verb is in the aside about Jessica McKellar's new company; an aside that names what was made still counts
+    dropbox = (
+        "Dropbox is well-known for using Python. They hired Python core contributors, such as Guido van Rossum and"
+        " Jessica McKellar (although Jessica is now at a new company that she co-founded)."
+    )
+    assert uncredited_agents("Guido van Rossum created Python.", dropbox) == {"Python"}
+    flask = "Flask ([source code](https://github.com/pallets/flask)) was created by Armin Ronacher."
+    assert uncredited_agents("Armin Ronacher created Flask.", flask) == set()
 
 
 def test_an_answer_crediting_a_name_its_passage_does_not_is_refused(store, embedder) -> None:

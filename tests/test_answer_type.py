@@ -33,6 +33,12 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("Which template engine does the framework ship with?", Expected.NAME),
         ("Which license is the generator released under?", Expected.NAME),
         ("What kind of organization runs PyPI?", None),  # a description, not a name
+        ("Who is Ada Lovelace?", None),  # who she is: a description (fresh, twentieth session)
+        ("What is the startup's primary programming language?", Expected.SUPERLATIVE),  # twenty-first session
+        ("What is the main difference between the two engines?", None),  # "main" of no kind of name
+        ("and who was Grace Hopper?", None),
+        ("Who is the CEO of the startup?", Expected.NAME),
+        ("Who is Ada's employer?", Expected.NAME),
         ("What is a message queue?", None),
         ("Which topics does the chapter cover?", None),
         ("Does Flask ship an ORM?", None),
@@ -165,10 +171,18 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         # "written in" asks for a language, not who wrote it: a credit line is no answer (fresh, twentieth session)
         ("Source: python.org", Expected.NAME, "What language is Odoo's frontend written in?", False),
         ("Source: python.org", Expected.NAME, "Where was the Odoo example written?", True),
+        # "Who said ...?" asks who the words are credited to (fresh, twenty-first session)
+        ("Source: Ada Lovelace", Expected.NAME, "Who said that engines weave patterns?", True),
+        ("Source: Ada Lovelace", Expected.NAME, "Who maintains the loom?", False),
+        ("Ada Lovelace said so in 1843.", Expected.NAME, "Who said that engines weave patterns?", True),
+        ("They have been vocal about Babbage's engine.", Expected.NAME, "Who said that engines weave patterns?", False),
         # a superlative is answered by a degree, whatever else is asked (seed-077, sixteenth session)
         ("NASA uses Python extensively.", Expected.NAME, "Which agency uses Python the most?", False),
         ("NASA uses Python more than any agency.", Expected.NAME, "Which agency uses Python the most?", True),
         ("Melpa is a package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", False),
+        # "primary", "main": a degree said of a kind of name (fresh, twenty-first session: seed-095)
+        ("The startup uses Go at scale.", Expected.SUPERLATIVE, "What is the startup's primary language?", False),
+        ("Go is one of its core languages.", Expected.SUPERLATIVE, "What is the startup's main language?", True),
         ("Melpa is the largest package archive.", Expected.SUPERLATIVE, "What is the largest package archive?", True),
         ("The Apache server is the most deployed.", Expected.NAME, "Which server is the most deployed, and why?", True),
         # the degree the question asks: "one of the largest sites" does not say which server is the most popular
