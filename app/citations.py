@@ -42,7 +42,6 @@ from docchat.app.answer_type import (
     FIGURE,
     MADE,
     Expected,
-    asked_kind,
     first_clause,
     names_in,
     opening_name,
@@ -489,16 +488,15 @@ def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
     return [] if any(_names(said, name) for name in names) else sorted(names)
 
 
-def outside_the_asked_kind(question: str, answer: str, passages: list[Passage]) -> list[str]:
+def outside_the_asked_kind(question: str, kind: re.Pattern[str], answer: str, passages: list[Passage]) -> list[str]:
     """The names ``answer`` gives (that ``question`` does not) when the passages call other things what the question
-    asks for and none of these: "Which intelligence agencies use Python?" answered "NASA uses Python extensively."
-    over "... to intelligence agencies like the CIA, FBI and NSA." (fresh, twenty-first session). A name counts as
-    called so in a sentence that says the kind ("intelligence agencies", "web framework"), or in the list it
-    introduces, or under a title or heading that says it. Empty when the question asks for no such kind
-    (:func:`asked_kind`), no passage says it, or the answer names nothing new."""
-    kind = asked_kind(question)
+    asks for (``kind``: :func:`asked_kind`'s) and none of these: "Which intelligence agencies use Python?" answered
+    "NASA uses Python extensively." over "... to intelligence agencies like the CIA, FBI and NSA." (fresh,
+    twenty-first session). A name counts as called so in a sentence that says the kind ("intelligence agencies",
+    "web framework"), or in the list it introduces, or under a title or heading that says it. Empty when no passage
+    says it or the answer names nothing new."""
     given = {fact for fact in key_facts(MARKER.sub(" ", answer)) - key_facts(question) if fact[:1].isalpha()}
-    if kind is None or not given:
+    if not given:
         return []
     places = []
     for passage in passages:
@@ -640,7 +638,7 @@ def check_answer(
         ok = ok and (citable is None or number in citable)
         ok = ok and not missing_facts(text, passages[number - 1].text, question)
         ok = ok and not uncredited_agents(text, passages[number - 1].text)
-        ok = ok and not unstated_specifics(text, passages[number - 1], group) and not unfinished(text)
+        ok = ok and not unstated_specifics(text, passages[number - 1], group)
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         ok = ok and not new_subject(text, number, best) and not clause_of_another(text, group[best])
@@ -686,7 +684,7 @@ def check_answer(
             sentences.append(AnswerSentence(text, list(named), True))
             continue
         claims += 1
-        if asked and said <= asked:  # the question restated: nothing answered
+        if (asked and said <= asked) or unfinished(text):  # the question restated, or a sentence broken off
             sentences.append(AnswerSentence(text, [], False))
             continue
         checks = {n: support(text, n) for n in numbers}

@@ -365,7 +365,8 @@ class Engine:
             return expected is None or states(text, expected, standalone, known)
 
         mode, notice, partial = "generated", "", ""
-        kind = None  # the kind of thing asked for, when quotes must say it
+        asked = asked_kind(standalone)  # "intelligence agencies": the kind asked for, when the question names one
+        kind = None  # the kind quotes must say, when a name outside it replaced the model's answer
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
         elif has_loop(generated):
@@ -378,10 +379,10 @@ class Engine:
             elif not answers(checked.supported_text):
                 notice = f"The model's answer does not state {wanted_description(expected, standalone)}, which " \
                     "the question asks for; these are direct quotes instead."  # fmt: skip
-            elif stray := outside_the_asked_kind(standalone, checked.supported_text, passages):
+            elif asked and (stray := outside_the_asked_kind(standalone, asked, checked.supported_text, passages)):
                 notice = f"The passages do not call {', '.join(stray)} what the question asks for; these are " \
                     "direct quotes instead."  # fmt: skip
-                kind = asked_kind(standalone)  # and the quotes are sentences that say it ("intelligence agencies")
+                kind = asked  # and the quotes are sentences that say it ("intelligence agencies")
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip

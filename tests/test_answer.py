@@ -464,18 +464,23 @@ def test_a_name_the_passages_do_not_call_what_was_asked_for_becomes_quotes_that_
 def test_which_names_the_passages_call_what_was_asked_for() -> None:
     """The check behind the test above: a name counts where a sentence (or its title, heading or the list it
     introduces) says the kind; a kind no passage says, or a question that asks for none, leaves any name."""
+    from docchat.app.answer_type import asked_kind
     from docchat.app.citations import outside_the_asked_kind
+
+    def outside(question: str, answer: str, passages: list[Passage]) -> list[str]:
+        kind = asked_kind(question)
+        return outside_the_asked_kind(question, kind, answer, passages) if kind else []
 
     agencies = _passage(1, "Users range from regulators like the SEC to intelligence agencies like the CIA. "
                         "NASA uses Python extensively.", 0.9)  # fmt: skip
     question = "Which intelligence agencies use Python?"
-    assert outside_the_asked_kind(question, "NASA uses Python extensively.", [agencies]) == ["nasa"]
-    assert outside_the_asked_kind(question, "The CIA uses Python.", [agencies]) == []
-    assert outside_the_asked_kind("Which space agencies use Python?", "NASA uses Python.", [agencies]) == []
-    assert outside_the_asked_kind("Which agencies use Python?", "NASA uses Python.", [agencies]) == []
+    assert outside(question, "NASA uses Python extensively.", [agencies]) == ["nasa"]
+    assert outside(question, "The CIA uses Python.", [agencies]) == []
+    assert outside("Which space agencies use Python?", "NASA uses Python.", [agencies]) == []
+    assert outside("Which agencies use Python?", "NASA uses Python.", [agencies]) == []
     listed = _passage(2, "Popular web frameworks include:\nDjango\nFlask\n\nTornado is fast.", 0.9)
-    assert outside_the_asked_kind("Which web frameworks are popular?", "Flask is popular.", [listed]) == []
-    assert outside_the_asked_kind("Which web frameworks are fast?", "Tornado is fast.", [listed]) == ["tornado"]
+    assert outside("Which web frameworks are popular?", "Flask is popular.", [listed]) == []
+    assert outside("Which web frameworks are fast?", "Tornado is fast.", [listed]) == ["tornado"]
 
 
 def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(store, embedder) -> None:
@@ -819,10 +824,19 @@ def test_a_default_or_a_language_is_supported_only_where_the_passage_says_it() -
     assert unstated("Flask is a micro framework.", sqlalchemy) == set()  # nothing of the kind claimed
 
 
-def test_a_sentence_that_breaks_off_is_no_claim() -> None:
+def test_a_sentence_that_breaks_off_is_no_claim(embedder) -> None:
     """Fresh question, twenty-first session: "Which Python web frameworks support WebSockets?" was answered
     "Python-specific WebSockets resources are provided by. [2]" and passed: every word is the passage's."""
-    from docchat.app.citations import unfinished
+    from docchat.app.citations import SentenceVectors, check_answer, unfinished
+
+    passage = _passage(1, "Python-specific WebSockets resources are provided by the Autobahn project.", 0.9)
+    question = "Which Python web frameworks support WebSockets?"
+    broken = check_answer("Python-specific WebSockets resources are provided by. [1]", [passage],
+                          SentenceVectors(embedder.embed), question=question)  # fmt: skip
+    assert broken.claims == 1 and broken.supported == 0, broken.text()
+    whole = check_answer("Python-specific WebSockets resources are provided by the Autobahn project. [1]", [passage],
+                         SentenceVectors(embedder.embed), question=question)  # fmt: skip
+    assert whole.supported == 1, whole.text()
 
     assert unfinished("Python-specific WebSockets resources are provided by. [2]")
     assert unfinished("The company she co-founded after Dropbox is known as. [1]")
