@@ -50,7 +50,7 @@ from docchat.app.answer_type import (
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import is_credit, list_after, split_sentences
 from docchat.app.yes_no import negates_unlike
-from docchat.components.words import STOPWORDS, content_words, without_enumerators
+from docchat.components.words import STOPWORDS, content_words, holds_phrase, phrase_text, without_enumerators
 from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -391,6 +391,75 @@ def asked_names(question: str) -> set[str]:
     return names
 
 
+_PHRASE_WORD = re.compile(r"[A-Za-z0-9][\w.+#-]*?(?='s\b|[.,;:!?]?(?:\s|$))('s)?")
+
+
+def asked_phrases(question: str) -> list[str]:
+    """The names of several words a question asks about, as written: runs of two or more capitalised words, which a
+    number may end ("Global Interpreter Lock", "PEP 703"), not from a sentence's first word unless a capital inside
+    it marks a name, nor across punctuation or a possessive ("Heroku's Eco dyno" gives none). A question in title
+    case (no word after the first in lower case) gives none: its capitals mark no names."""
+    sentences = re.split(r"(?<=[.?!])\s+", question.strip())
+    tokens = [list(_PHRASE_WORD.finditer(sentence)) for sentence in sentences]
+    if not any(match.group()[:1].islower() for matches in tokens for match in matches[1:]):
+        return []  # title case ("Which Python Web Frameworks Support WebSockets?"), or no words after the first
+    runs: list[list[str]] = [[]]  # a new, empty run where a name breaks off
+    for sentence, matches in zip(sentences, tokens, strict=True):
+        for i, match in enumerate(matches):
+            word = match.group().removesuffix("'s").rstrip(".")
+            if i == 0 or sentence[matches[i - 1].end() : match.start()] != " ":
+                runs.append([])
+            opening = i == 0 and not re.search(r".[A-Z]", word)
+            if word[:1].isupper() and not opening and word.lower() not in STOPWORDS:
+                runs[-1].append(word)
+            elif word[:1].isdigit() and runs[-1]:
+                runs[-1].append(word)  # a number ends the name ("PEP 703")
+                runs.append([])
+            else:
+                runs.append([])
+            if match.group(1):  # "Heroku's": the name ends here
+                runs.append([])
+    return list(dict.fromkeys(" ".join(run) for run in runs if len(run) >= 2))
+
+
+def unmentioned_phrases(question: str, passages: list[Passage], never_mentioned: Callable[[str], bool]) -> list[str]:
+    """The names of several words of ``question`` (:func:`asked_phrases`) that neither the retrieved passages nor
+    the collection (``never_mentioned``, asked of its keyword index) hold in that order: "How does PEP 703 make the
+    Global Interpreter Lock optional?" over a site that says "PEP" and "lock" but never "PEP 703" or "Global
+    Interpreter Lock" (fresh, twenty-second session) asks about what the documents do not hold. Names side by side
+    are not one name (:func:`_side_by_side`): "Microsoft Windows", "Nginx Gunicorn Django"."""
+    text = phrase_text(mentioned_text(passages))
+    known = names_in(p.text for p in passages)
+    return [
+        phrase
+        for phrase in asked_phrases(question)
+        if not holds_phrase(text, phrase_text(phrase))
+        and never_mentioned(phrase)
+        and not _side_by_side(phrase.split(), known, never_mentioned)
+    ]
+
+
+def _side_by_side(words: list[str], known: frozenset[str], never_mentioned: Callable[[str], bool]) -> bool:
+    """Whether ``words`` are two or more names side by side: each part one word the passages write as a name
+    (``known``: "Microsoft", "Windows") or several words the collection holds in that order ("Class Based Views" in
+    "Django Class Based Views"). A number is no part on its own ("PEP 703"), nor is a word the passages write only
+    in lower case ("Global", "Lock")."""
+
+    def part(start: int, end: int) -> bool:
+        if end - start == 1:
+            return words[start].lower() in known
+        return not never_mentioned(" ".join(words[start:end]))
+
+    def splits(start: int) -> bool:  # words[start:] are parts, one after another
+        return start == len(words) or any(
+            part(start, end) and splits(end)
+            for end in range(start + 1, len(words) + 1)
+            if (start, end) != (0, len(words))
+        )
+
+    return splits(0)
+
+
 def code_names(question: str) -> set[str]:
     """The code-like names of a question, lower-cased: "Vue.js", "ASP.NET", "mod_wsgi", "bottle.py" (which
     :func:`asked_names` leaves to the identifier checks); not versions ("2.7") or calls."""
@@ -478,11 +547,13 @@ def unmentioned_terms(question: str, answer: str, never_mentioned: Callable[[str
     return sorted(w for w in words if (terms := content_words(w)) and terms <= said and never_mentioned(w))
 
 
-def unquoted_names(question: str, checked: CheckedAnswer) -> list[str]:
+def unquoted_names(question: str, checked: CheckedAnswer, asked_for: set[str] | None = None) -> list[str]:
     """The names of ``question`` when neither the answer's sentences nor its cited passages' titles and
     headings mention any of them: quotes about something else ("Which framework is Reddit built on?"
-    answered with lines on WebSphere). Empty when the question names nothing or one name is mentioned."""
-    names = asked_names(question)
+    answered with lines on WebSphere). Empty when the question names nothing or one name is mentioned. A name that
+    is what the question asks for (``asked_for``, :func:`focus_terms`'s terms) does not count: "Which ORM does
+    Pyramid include by default?" is not answered by the Django ORM page, which names an ORM but not Pyramid."""
+    names = {name for name in asked_names(question) if not content_words(name) <= (asked_for or set())}
     said = " ".join([*(s.text for s in checked.sentences), *(f"{c.title} {c.heading}" for c in checked.citations)])
     said = said.lower()
     return [] if any(_names(said, name) for name in names) else sorted(names)

@@ -37,6 +37,7 @@ from docchat.app.citations import (
     subject_names,
     unmentioned_identifiers,
     unmentioned_names,
+    unmentioned_phrases,
     unmentioned_terms,
     unquoted_names,
     unsaid_names,
@@ -45,7 +46,7 @@ from docchat.app.citations import (
 )
 from docchat.app.condense import answered_turns, needs_context, standalone_question
 from docchat.app.context import fit_passages
-from docchat.app.extractive import extractive_answer
+from docchat.app.extractive import extractive_answer, focus_terms
 from docchat.app.overview import asks_for_overview, describe_collection
 from docchat.app.parts import question_parts, quote_missing_parts
 from docchat.app.prompt import (
@@ -296,6 +297,8 @@ class Engine:
         # a collection that never says Odoo
         unmentioned = {*unmentioned_identifiers(standalone, passages)}
         unmentioned |= {*unmentioned_names(question, passages, lexical.never_mentions)}
+        if not unmentioned:  # "How does PEP 703 make the Global Interpreter Lock optional?": each word is there
+            unmentioned = {*unmentioned_phrases(question, passages, lexical.never_mentions_phrase)}
         if unmentioned:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         notice=f"The passages found do not mention {', '.join(sorted(unmentioned))}.")  # fmt: skip
@@ -429,7 +432,7 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="No sentence of the closest passages is about the question.")  # fmt: skip
             return
-        elsewhere = unquoted_names(question, checked) if mode == "extractive" else []
+        elsewhere = unquoted_names(question, checked, focus_terms(question)) if mode == "extractive" else []
         if elsewhere:  # quotes on the topic that never name what the question is about
             notice = f"The closest sentences do not mention {', '.join(elsewhere)}."
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],

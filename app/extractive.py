@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from docchat.app.answer_type import WORD, asks_credit, asks_what_named_is
+from docchat.app.answer_type import WORD, asks_credit, asks_what_named_is, first_clause
 from docchat.app.citations import (
     CheckedAnswer,
     SentenceVectors,
@@ -98,11 +98,12 @@ def extractive_answer(
     """The sentences of the ``max_passages`` top passages (of those in ``citable``, numbered from 1) that best
     answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
     the kind of fact the question asks for): none accepted, no quotes. No quotes either when no candidate
-    sentence reaches ``min_similarity`` (cosine to the question), holds every term of a "which X" question but X
-    (which an answer names instead), sits under a heading that holds every term of the question or, asked what a name
-    is ("What is Wagtail?"), holds that name (then only such sentences are quoted): the passages are near the topic,
-    but no sentence of theirs is about what was asked. ``query_vector`` may stack several readings
-    of the question (a follow-up's rewrite and the turn as asked): a sentence's similarity is then its highest. With
+    sentence reaches ``min_similarity`` (cosine to the question), holds every term of a "which X" question or of
+    its first clause but X (which an answer names instead), sits under a heading that holds every term of the
+    question or, asked what a name is ("What is Wagtail?"), holds that name (then only such sentences are quoted):
+    the passages are near the topic, but no sentence of theirs is about what was asked. ``query_vector`` may stack
+    several readings of the question (a follow-up's rewrite and the turn as asked): a sentence's similarity is then
+    its highest. With
     ``about`` (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
     first Ubuntu release to include Python 3". With ``kind`` (:func:`asked_kind`), only sentences that say it
@@ -113,7 +114,9 @@ def extractive_answer(
     applied to what is still missing): "How do Django and Flask differ?" quotes a sentence on each. A sentence that
     holds the noun the question asks for (:func:`focus_terms`), or whose page's title names what the question names
     (:func:`titled_passages`), scores more. They are
-    shown in the order picked, so the sentence that best answers the question comes first. A picked sentence
+    shown in the order picked, so the sentence that best answers the question comes first; after the first, a
+    sentence below ``min_similarity`` that adds none of the question's terms is not quoted, unless it sits under a
+    heading that holds every term of the question. A picked sentence
     that opens by referring back ("They ...", "It ...", "That approach ...") is quoted with the sentence before it; a
     lead-in ending with a colon ("To achieve a standout demo you must:"), with the list it introduces.
     """
@@ -165,9 +168,13 @@ def extractive_answer(
             candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
     headed = {n for n in numbers if _headed_by_the_asked(passages[n - 1], asked)}
     named = asks_what_named_is(question)  # "What is Wagtail?": "... the Wagtail content management system ..." (0.45)
+    clause = first_clause(question)  # "Which company's documentation is powered by Wagtail, and what else ...?"
+    clause_asked = content_words(clause) - QUESTION_WORDS if clause != question else set()
+    clause_focus = focus_terms(clause)
     if not any(
         c.similarity >= min_similarity
         or _says_all_but_the_asked(c, asked, focus)
+        or _says_all_but_the_asked(c, clause_asked, clause_focus)
         or c.number in headed
         or (named and asked and asked <= c.terms)
         or kind is not None
@@ -178,6 +185,7 @@ def extractive_answer(
         candidates = [c for c in candidates if asked <= c.terms]
     chosen: list[_Candidate] = []
     covered: set[str] = set()
+    asked_parts, covered_parts = _split_terms(question) - QUESTION_WORDS, set()
     while candidates and len(chosen) < max_sentences:
         best = max(
             candidates,
@@ -189,8 +197,14 @@ def extractive_answer(
             ),
         )
         candidates.remove(best)
+        adds = _split_terms(best.text) & asked_parts - covered_parts  # "Flask-powered" adds "power"
+        if chosen and best.similarity < min_similarity and not adds and best.number not in headed:
+            break  # far from the question and adding none of its terms: "Netflix uses Python ..." after the one
+            # sentence on Flask-RESTful asked about (fresh, twenty-second session) would only be noise; a list
+            # under a heading that names the question ("What is the Python checklist?") is not
         chosen.append(best)
         covered |= best.terms
+        covered_parts |= _split_terms(best.text) & asked_parts
         if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
         # nor is what its quote already holds (a list's items, a credited paragraph, the same sentence on another page)
@@ -211,6 +225,11 @@ def extractive_answer(
         quotes.setdefault(c.number, text)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))
+
+
+def _split_terms(text: str) -> set[str]:
+    """The terms of ``text`` with its hyphenated words read as their parts ("Flask-powered": flask, power)."""
+    return content_words(re.sub(r"(?<=[^\W_])-(?=[^\W_])", " ", text))
 
 
 def _with_context(text: str, group: list[str], position: int, credit_asked: bool) -> str:

@@ -247,8 +247,8 @@ def test_quotes_only_when_some_sentence_is_about_the_question(embedder) -> None:
 def test_a_sentence_with_every_term_but_the_one_asked_for_is_quoted(embedder) -> None:
     """seed-076 (nineteenth session): "Which companies use Flask?" was refused; the sentence that answers it holds
     "uses" and "Flask" and names the company, but says much else, so its cosine is under the 0.5 quotes need. Holding
-    every term of the question but the noun it asks for ("companies", which an answer names), it is quoted. A
-    question with a term no sentence holds ("sponsor") is still not answered from it."""
+    every term of the question, or of its first clause, but the noun it asks for ("companies", which an answer names),
+    it is quoted. A question with a term no sentence holds ("sponsor") is still not answered from it."""
     from docchat.app.citations import SentenceVectors
     from docchat.app.extractive import extractive_answer
 
@@ -256,11 +256,19 @@ def test_a_sentence_with_every_term_but_the_one_asked_for_is_quoted(embedder) ->
               "other developers could cut down the boilerplate in their web APIs.")  # fmt: skip
     passages = [_passage(1, f"Large technology companies tend to be polyglot. {answer}", 0.9)]
     vectors = SentenceVectors(embedder.embed)
-    for question, quoted in (("Which companies use Flask?", True), ("Which companies sponsor Flask?", False)):
+    cases = (
+        ("Which companies use Flask?", True),
+        ("Which companies sponsor Flask?", False),
+        # seed-081 (fourteenth session, refused until the twenty-second): a first clause it holds, then another part
+        ("Which companies use Flask, and what else do they build with it?", True),
+        ("Which companies sponsor Flask, and what else do they build with it?", False),
+    )
+    for question, quoted in cases:
         vector = embedder.embed_query(question)
         assert float(vector @ embedder.embed_query(answer)) < 0.5, question
         found = extractive_answer(vector, passages, vectors, question=question, min_similarity=0.5)
-        assert [s.text for s in found.sentences[1:2]] == ([f"“{answer}”"] if quoted else []), found.text()
+        assert (f"“{answer}”" in [s.text for s in found.sentences]) is quoted, found.text()
+        assert bool(found.sentences) is quoted, found.text()  # not answered at all from the other sentence
 
 
 def test_the_list_under_a_heading_that_names_the_question_is_quoted(embedder) -> None:
@@ -282,6 +290,8 @@ def test_the_list_under_a_heading_that_names_the_question_is_quoted(embedder) ->
         assert max(float(vector @ embedder.embed_query(line)) for line in items.split("\n\n")) < 0.5, question
         found = extractive_answer(vector, [passage], vectors, question=question, min_similarity=0.5)
         assert bool(found.citations) is quoted, found.text()
+        if quoted:  # both items, though the second adds no term of the question and is below the bar
+            assert len(found.sentences) == 3, found.text()
 
 
 def test_asked_what_a_name_is_the_sentences_that_name_it_are_quoted(embedder) -> None:
@@ -1069,6 +1079,35 @@ def test_quotes_cover_each_part_of_a_two_part_question(embedder) -> None:
     assert [c.number for c in by_similarity.citations] == [1]  # without the question's terms: both on Pyramid
     quoted = extractive_answer(embedder.embed_query(question), passages, vectors, question=question)
     assert [c.number for c in quoted.citations] == [1, 2], quoted.text()
+
+
+def test_a_second_quote_far_from_the_question_must_add_some_of_its_terms(embedder) -> None:
+    """Fresh, twenty-second session: "What is the Flask-RESTful framework for?" was answered by the sentence on
+    Flask-RESTful and then "(3) Netflix uses Python ... to run chaos engineering tests ...", which holds none of the
+    question's terms and is far from it: after the first, such a sentence is not quoted. One that adds a term the
+    first left out still is (the second part of a two-part question, below the bar)."""
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    twilio = (
+        "Twilio also uses Flask to run the REST API endpoints and open sourced the Flask-RESTful framework so other "
+        "developers could cut down the boilerplate in their web APIs."
+    )
+    netflix = "Netflix uses Python throughout their organization to run chaos engineering tests."
+    question = "What is the Flask-RESTful framework for?"
+    vectors = SentenceVectors(embedder.embed)
+    passages = [_passage(1, f"{twilio} {netflix}", 0.9)]
+    query = embedder.embed_query(question)
+    assert len(extractive_answer(query, passages, vectors, question=question).sentences) == 3  # no bar: both
+    quoted = extractive_answer(query, passages, vectors, question=question, min_similarity=0.5)
+    assert [s.text for s in quoted.sentences[1:]] == [f"“{twilio}”"], quoted.text()
+    chaos = "Netflix runs chaos tests."
+    question = "What is the Flask-RESTful framework for, and what does Netflix run?"
+    query = embedder.embed_query(question)
+    quoted = extractive_answer(query, [_passage(1, f"{twilio} {chaos}", 0.9)], vectors, question=question,
+                               min_similarity=0.5)  # fmt: skip
+    assert [s.text for s in quoted.sentences[1:]] == [f"“{twilio}”", f"“{chaos}”"], quoted.text()
+    assert float(query @ vectors[chaos]) < 0.5  # below the bar, but it adds "Netflix" and "run"
 
 
 def test_the_quote_that_best_answers_comes_first(embedder) -> None:

@@ -248,6 +248,51 @@ def test_names_the_collection_never_mentions() -> None:
     assert unmentioned_names("Which database does Tryton run on?", passages, never) == ["tryton"]
 
 
+@pytest.mark.parametrize(
+    ("question", "phrases"),
+    [
+        (
+            "How does PEP 703 make the Global Interpreter Lock optional in CPython?",
+            ["PEP 703", "Global Interpreter Lock"],
+        ),
+        ("What is the National Security Agency's Python style guide called?", ["National Security Agency"]),
+        ("How much does Heroku's Eco dyno plan cost?", []),  # not across a possessive
+        ("Does Amazon Web Services (AWS) run Python 2.7, Django or Flask?", ["Amazon Web Services", "Python 2.7"]),
+        ("Which Python Web Frameworks Support WebSockets?", []),  # title case: its capitals mark no names
+        ("Jupyter Notebook runs which languages?", []),  # a sentence's first word may be capitalised by position
+        ("PyCon US talks on Django?", []),  # "US" reads as the stop word "us"
+        ("Who is Guido van Rossum?", []),  # one capitalised word at a time
+    ],
+)
+def test_the_names_of_several_words_a_question_asks_about(question: str, phrases: list[str]) -> None:
+    from docchat.app.citations import asked_phrases
+
+    assert asked_phrases(question) == phrases
+
+
+def test_names_of_several_words_the_collection_never_holds() -> None:
+    from docchat.app.citations import unmentioned_phrases
+    from docchat.app.schema import Passage
+    from docchat.components.words import holds_phrase, phrase_text
+
+    text = "Threads share one global lock. Both Microsoft and Windows are named here, and so is Django."
+    passages = [Passage("a", text, "gil.md", "Python Threads", "Locks", 1, 2)]
+    collection = phrase_text("pep 8 and pep 20; the interpreter lock; class-based views")  # the keyword index's
+
+    def never(phrase: str) -> bool:
+        return not holds_phrase(collection, phrase_text(phrase))
+
+    question = "How does PEP 703 make the Global Interpreter Lock optional?"
+    assert unmentioned_phrases(question, passages, never) == ["PEP 703", "Global Interpreter Lock"]
+    assert unmentioned_phrases("Does PEP 8 cover Python Threads?", passages, never) == []  # held by both
+    # names side by side, each a name the passages write or words the collection holds, are not one name
+    assert unmentioned_phrases("Can I run Python on Microsoft Windows?", passages, never) == []
+    assert unmentioned_phrases("What are Django Class Based Views?", passages, never) == []
+    assert unmentioned_phrases("What are Django Class Based Routers?", passages, never) == [
+        "Django Class Based Routers"
+    ]
+
+
 def test_quotes_that_name_none_of_what_was_asked_about() -> None:
     from docchat.app.citations import CheckedAnswer, unquoted_names
     from docchat.app.schema import AnswerSentence, Citation
@@ -262,6 +307,10 @@ def test_quotes_that_name_none_of_what_was_asked_about() -> None:
     assert unquoted_names("Which web framework does it use?", websphere) == []  # the question names nothing
     under_heading = quoting("It runs a large Python monolith.", heading="Large companies > Reddit")
     assert unquoted_names("Which web framework is Reddit built on?", under_heading) == []
+    django_orm = quoting("The Django ORM is included with Django.", heading="Django ORM")
+    pyramid = "Which ORM does Pyramid include by default?"
+    assert unquoted_names(pyramid, django_orm) == []  # "ORM" is named ...
+    assert unquoted_names(pyramid, django_orm, {"orm"}) == ["pyramid"]  # ... but an ORM is what is asked for
 
 
 def test_the_name_a_sentence_opens_with() -> None:

@@ -144,3 +144,26 @@ def test_a_word_is_used_in_any_of_its_forms(tmp_path: Path) -> None:
     assert not index.never_uses("autoscale") and not index.never_uses("games") and not index.never_uses("Learn")
     assert index.never_uses("guitar") and index.never_uses("pizza")
     assert index.never_mentions("autoscale")  # the exact stem: not there
+
+
+def test_a_phrase_is_told_from_its_words(tmp_path: Path) -> None:
+    """The index tells a name of several words the collection never writes ("Global Interpreter Lock") from one it
+    writes, in any case, with other punctuation, joined ("PEP8" for "PEP 8"), in the plural, or only in a page's
+    title: what docchat's refusal of questions about such a name asks (``app/citations.py``,
+    ``unmentioned_phrases``)."""
+    folder = tmp_path / "index.tantivy"
+    updater = bm25.IndexUpdater(folder, reset=True)
+    texts = [
+        "A global lock guards the interpreter state.",
+        "Follow PEP8 and the REST-API endpoints guide.",
+        "It lists the panels and their settings.",
+    ]
+    metas = [{"source": "a.md"}, {"source": "b.md"}, {"source": "c.md", "title": "Django Debug Toolbar"}]
+    updater.add(["a", "b", "c"], metas, texts)
+    updater.commit()
+    updater.finish(1)
+    index = bm25.LexicalIndex(folder)
+    assert index.never_mentions_phrase("Global Interpreter Lock")  # every word is there, not in this order
+    assert index.never_mentions_phrase("PEP 703") and index.never_mentions_phrase("Django Admin")
+    assert not index.never_mentions_phrase("PEP 8") and not index.never_mentions_phrase("REST APIs")
+    assert not index.never_mentions_phrase("global lock") and not index.never_mentions_phrase("Django Debug Toolbar")

@@ -113,3 +113,25 @@ def test_the_words_of_a_question_an_answer_repeats_and_the_collection_never_uses
         "way",
     ]
     assert unmentioned_terms(question, "Learning to program is like playing a game.", never) == []  # not repeated
+
+
+def test_a_name_of_several_words_the_collection_never_holds_is_refused_before_the_model_runs(store, embedder) -> None:
+    """Fresh, twenty-second session: "How does PEP 703 make the Global Interpreter Lock optional in CPython?" got
+    quotes on pyenv and on the kinds of PEPs, over a site that says "PEP", "global", "interpreter" and "lock" but
+    never "PEP 703" or "Global Interpreter Lock". Here every word of "Corporate Collaboration Intranet" is in the
+    seed corpus ("a corporate intranet and collaboration platform"), the name is not: the question is refused
+    without asking the model (the stand-in records no chat). The same words in lower case name nothing; "Python
+    Government Agency" is two things the corpus names side by side ("Python", "government agencies")."""
+    reply = "The CFPB built Collab [1]."
+    with run_fake_ollama(models={"llama3.2:3b": reply}) as url:
+        update = {"llm_backend": "ollama", "ollama_url": url, "ollama_model": "llama3.2:3b"}
+        engine = Engine(store.updated(**update), embedder=embedder)
+        refused = engine.ask("Which agency built the Corporate Collaboration Intranet?")
+        asked = engine.ask("Which agency built the corporate collaboration intranet?")
+        side_by_side = engine.ask("Which Python Government Agency built Collab?")
+        chats = url.chats()
+    assert refused.abstained
+    assert refused.notice == "The passages found do not mention Corporate Collaboration Intranet.", refused.notice
+    assert not asked.notice.startswith("The passages found do not mention"), asked.notice
+    assert not side_by_side.notice.startswith("The passages found do not mention"), side_by_side.notice
+    assert len(chats) == 2  # the model answered the two others

@@ -43,6 +43,10 @@ WRITER_HEAP_BYTES = 64 * 2**20  # tantivy flushes a segment to disk when its wri
 _SCHEMA: tantivy.Schema | None = None
 
 
+PHRASE_SCAN = 200  # chunks read at most to tell whether a phrase is in the collection
+_PART = r"(?:.*[-.+#'])?{}.*"  # an index term holding a word: from its start or after a hyphen or dot
+
+
 def _schema() -> tantivy.Schema:
     global _SCHEMA
     if _SCHEMA is None:
@@ -231,6 +235,35 @@ class LexicalIndex:
         terms = words.terms([word])[0]
         searcher = self._searcher
         return bool(terms) and searcher is not None and all(searcher.doc_freq("terms", t) == 0 for t in terms)
+
+    def never_mentions_phrase(self, phrase: str) -> bool:
+        """Whether no chunk of the collection holds ``phrase``'s words in its order ("Global Interpreter Lock",
+        "PEP 703"), punctuation and case aside: each word may be in the collection, the phrase not. Read from the
+        stored titles, headings and texts of the chunks that hold every word (what the index reads); False when
+        more than :data:`PHRASE_SCAN` do (too common to be absent), when there is no index to ask, or when the
+        index stores no texts."""
+        searcher = self._searcher
+        spellings = {phrase, "".join(phrase.split())}  # "PEP 703" may be written "PEP703", one term
+        queries = [terms for spelling in spellings if (terms := list(dict.fromkeys(words.terms([spelling])[0])))]
+        if not queries or searcher is None:
+            return False
+        schema = _schema()
+        found = []
+        for terms in queries:  # a word may be part of a term ("REST-API" is one): each is matched as a term's part
+            every = [(tantivy.Occur.Must, tantivy.Query.regex_query(schema, "terms", _PART.format(re.escape(t))))
+                     for t in terms]  # fmt: skip
+            found += searcher.search(tantivy.Query.boolean_query(every), PHRASE_SCAN + 1, count=False).hits
+            if len(found) > PHRASE_SCAN:
+                return False
+        wanted = words.phrase_text(phrase)
+        for _, address in found:
+            chunk = searcher.doc(address).get_first("chunk")
+            if chunk is None:
+                return False
+            stored = json.loads(bytes(chunk))
+            if words.holds_phrase(words.phrase_text(indexed_text(stored["meta"] or {}, stored["text"])), wanted):
+                return False
+        return True
 
     @property
     def chunks(self) -> int:

@@ -185,3 +185,24 @@ _ENUMERATOR = re.compile(r"\(\d{1,2}\)")
 def without_enumerators(text: str) -> str:
     """``text`` without list numbering such as "(3)": a list's position is not a number the text states."""
     return _ENUMERATOR.sub(" ", text)
+
+
+def phrase_text(text: str) -> str:
+    """``text`` lower-cased with each run of punctuation and space read as one space: "PEP-703" is "pep 703"."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def holds_phrase(text: str, phrase: str) -> bool:
+    """Whether ``text`` holds ``phrase`` (both :func:`phrase_text`'s), spaces aside and its last word in either
+    number: "pep703" holds "pep 703", "rest api endpoints" "rest apis", "government agencies" "government agency",
+    "flask appbuilder" "flask app builder"."""
+    squeezed = text.replace(" ", "")
+    form = phrase.replace(" ", "")
+    forms = {form}
+    if len(form) > 3 and form.endswith("ies"):
+        forms.add(form[:-3] + "y")
+    elif len(form) > 3 and form.endswith("s"):
+        forms.add(form[:-1])
+    elif form.endswith("y"):
+        forms.add(form[:-1] + "ies")
+    return bool(form) and any(f in squeezed for f in forms)

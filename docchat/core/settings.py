@@ -229,8 +229,9 @@ class AnswerSettings(_Group):
         ge=0,
         le=1,
         description="Quotes replace an answer only when some sentence of the on-topic passages has at least this "
-        "cosine to the question, holds every term of a 'which X' question but X, or sits under a heading that "
-        "holds every term of the question; else docchat refuses (calibrated on both eval sets, eval/README.md).",
+        "cosine to the question, holds every term of a 'which X' question (or of its first clause) but X, or sits "
+        "under a heading that holds every term of the question; else docchat refuses (calibrated on both eval "
+        "sets, eval/README.md). After the first quote, a sentence below it must add a term of the question.",
     )
     history_turns: int = Field(
         4, ge=0, description="Most recent chat turns (user or assistant) the LLM sees, for answers and rewrites."
