@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -422,6 +423,9 @@ def asked_phrases(question: str) -> list[str]:
     return list(dict.fromkeys(" ".join(run) for run in runs if len(run) >= 2))
 
 
+MAX_NAME_WORDS = 6  # the longest run of capitalised words read as one name (each split of it asks the index)
+
+
 def unmentioned_phrases(question: str, passages: list[Passage], never_mentioned: Callable[[str], bool]) -> list[str]:
     """The names of several words of ``question`` (:func:`asked_phrases`) that neither the retrieved passages nor
     the collection (``never_mentioned``, asked of its keyword index) hold in that order: "How does PEP 703 make the
@@ -433,7 +437,8 @@ def unmentioned_phrases(question: str, passages: list[Passage], never_mentioned:
     return [
         phrase
         for phrase in asked_phrases(question)
-        if not holds_phrase(text, phrase_text(phrase))
+        if len(phrase.split()) <= MAX_NAME_WORDS  # a longer run is a heading typed in capitals, not one name
+        and not holds_phrase(text, phrase_text(phrase))
         and never_mentioned(phrase)
         and not _side_by_side(phrase.split(), known, never_mentioned)
     ]
@@ -445,11 +450,13 @@ def _side_by_side(words: list[str], known: frozenset[str], never_mentioned: Call
     "Django Class Based Views"). A number is no part on its own ("PEP 703"), nor is a word the passages write only
     in lower case ("Global", "Lock")."""
 
+    @cache
     def part(start: int, end: int) -> bool:
         if end - start == 1:
             return words[start].lower() in known
         return not never_mentioned(" ".join(words[start:end]))
 
+    @cache
     def splits(start: int) -> bool:  # words[start:] are parts, one after another
         return start == len(words) or any(
             part(start, end) and splits(end)

@@ -291,6 +291,9 @@ def test_names_of_several_words_the_collection_never_holds() -> None:
     assert unmentioned_phrases("What are Django Class Based Routers?", passages, never) == [
         "Django Class Based Routers"
     ]
+    # a run longer than a name (a heading typed in capitals) is not read as one, nor split at the index's cost
+    long_run = "Which Alpha Beta Gamma Delta Epsilon Zeta Eta routers run here?"
+    assert unmentioned_phrases(long_run, passages, never) == []
 
 
 def test_quotes_that_name_none_of_what_was_asked_about() -> None:
