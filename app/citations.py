@@ -432,13 +432,16 @@ def unmentioned_phrases(question: str, passages: list[Passage], never_mentioned:
     Global Interpreter Lock optional?" over a site that says "PEP" and "lock" but never "PEP 703" or "Global
     Interpreter Lock" (fresh, twenty-second session) asks about what the documents do not hold. Names side by side
     are not one name (:func:`_side_by_side`): "Microsoft Windows", "Nginx Gunicorn Django"."""
+    # a longer run is a heading typed in capitals, not one name
+    phrases = [phrase for phrase in asked_phrases(question) if len(phrase.split()) <= MAX_NAME_WORDS]
+    if not phrases:  # most questions: the passages need not be read
+        return []
     text = phrase_text(mentioned_text(passages))
     known = names_in(p.text for p in passages)
     return [
         phrase
-        for phrase in asked_phrases(question)
-        if len(phrase.split()) <= MAX_NAME_WORDS  # a longer run is a heading typed in capitals, not one name
-        and not holds_phrase(text, phrase_text(phrase))
+        for phrase in phrases
+        if not holds_phrase(text, phrase_text(phrase))
         and never_mentioned(phrase)
         and not _side_by_side(phrase.split(), known, never_mentioned)
     ]

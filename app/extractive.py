@@ -197,14 +197,15 @@ def extractive_answer(
             ),
         )
         candidates.remove(best)
-        adds = _split_terms(best.text) & asked_parts - covered_parts  # "Flask-powered" adds "power"
+        parts = _split_terms(best.text) & asked_parts  # "Flask-powered" holds "power"
+        adds = parts - covered_parts
         if chosen and best.similarity < min_similarity and not adds and best.number not in headed:
             break  # far from the question and adding none of its terms: "Netflix uses Python ..." after the one
             # sentence on Flask-RESTful asked about (fresh, twenty-second session) would only be noise; a list
             # under a heading that names the question ("What is the Python checklist?") is not
         chosen.append(best)
         covered |= best.terms
-        covered_parts |= _split_terms(best.text) & asked_parts
+        covered_parts |= parts
         if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
         # nor is what its quote already holds (a list's items, a credited paragraph, the same sentence on another page)
