@@ -163,7 +163,7 @@ _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+
 # not "What language is X written in?" (fresh, twentieth session: "Source: python.org" was quoted for it)
 _SAYING = r"(?:said|says|stated|states|claimed|claims|argued|argues)"
 _ASKS_CREDIT = re.compile(
-    r"\b(?:sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written(?! in\b)|writer|"
+    r"\b(?:(?<!open[ -])sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written(?! in\b)|writer|"
     rf"publish(?:ed|er)?|whose|who {_SAYING})\b",
     re.I,
 )
@@ -206,6 +206,18 @@ def asked_kind(question: str) -> re.Pattern[str] | None:
         return None
     noun = _PLURAL_END.sub("", match.group(2))
     return re.compile(rf"\b{re.escape(match.group(1))}[\s-]+{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
+
+
+# "Is Odoo open source?", "Can I deploy Sanic on Windows?": asks whether something holds (not "Is there ...?", which
+# asks for a thing, nor "Should I use MySQL or PostgreSQL ...?", which asks for a choice)
+_YES_NO_Q = re.compile(
+    r"^\s*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|would)\b(?!\s+there\b)(?![^?]*\bor\b)", re.I
+)
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether ``question`` asks whether something holds: its answer says so of what it asks about."""
+    return _YES_NO_Q.match(question) is not None
 
 
 def asks_what_named_is(question: str) -> bool:

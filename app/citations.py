@@ -51,7 +51,15 @@ from docchat.app.answer_type import (
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import is_credit, list_after, split_sentences
 from docchat.app.yes_no import negates_unlike
-from docchat.components.words import STOPWORDS, content_words, holds_phrase, phrase_text, without_enumerators
+from docchat.components.words import (
+    QUESTION_WORDS,
+    STOPWORDS,
+    content_words,
+    holds_phrase,
+    phrase_text,
+    split_terms,
+    without_enumerators,
+)
 from docchat.core.settings import Settings
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
@@ -95,8 +103,14 @@ _SAME_CLAUSE = r"(?:(?!\b(?:although|though|whereas|while|but|that|which|who|she
 # McKellar (although Jessica is now at a new company that she co-founded)"; "Flask ([source code](https://...)) was
 # created" is one
 _ONE_CLAIM = r"(?:(?!\b(?:although|though|whereas|while|but)\b)(?:[^.!?]|\.(?=\w)))*?"  # "github.com" is in one
-# a claim ending on a word that leaves it unfinished ("... resources are provided by.", "... is known as.")
-_UNFINISHED = re.compile(r"\b(?:by|of|the|a|an|and|or|as|than|such|like|including|between)\W*$", re.I)
+# a claim ending on a word that leaves it unfinished ("... resources are provided by.", "... is known as.",
+# "... is written in Python and is.", "Guido van Rossum hired Jessica McKellar in."); "in" and "on" only after a
+# name or number ("mixed in.", "built on." finish a sentence)
+_UNFINISHED = re.compile(
+    r"(?:\b(?:by|of|the|a|an|and|or|as|than|such|like|including|between|to|for|from|with|into|at|about|is|are|was|"
+    r"were)|(?-i:\b[A-Z0-9][\w.+#-]*) (?:in|on))\W*$",
+    re.I,
+)
 # what a claim says something is written in ("Nginx is written in Python."): its language, first of a list
 _WRITTEN_IN = re.compile(r"\b(?:written|implemented|coded|programmed)(?: [a-z]+ly)? in ([A-Z][\w+#-]*(?:\.[A-Za-z]+)?)")
 _DEFAULT = re.compile(r"\bdefaults?\b", re.I)
@@ -380,14 +394,21 @@ def without_invented_identifiers(
     return CheckedAnswer(kept, checked.citations, checked.claims - dropped, checked.supported), sorted(invented)
 
 
+# capitalised in a title ("Two Scoops of Django"), written as a digit where the documents say it ("2 Scoops of
+# Django"): a number, not a name
+_NOT_NAMES = STOPWORDS | frozenset(
+    ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+)
+
+
 def asked_names(question: str) -> set[str]:
-    """The names a question asks about, lower-cased: its capitalised words that are not stop words, leaving out
-    each sentence's first word (capitalised by its position: "Tell", "Compare", "Besides")."""
+    """The names a question asks about, lower-cased: its capitalised words that are not stop words or numbers,
+    leaving out each sentence's first word (capitalised by its position: "Tell", "Compare", "Besides")."""
     names = set()
     for sentence in re.split(r"(?<=[.?!])\s+", question.strip()):
         for match in list(_KEY_TOKEN.finditer(sentence))[1:]:
             token = match.group().rstrip(".")
-            if token[:1].isupper() and not _CODE_IDENTIFIER.search(token) and token.lower() not in STOPWORDS:
+            if token[:1].isupper() and not _CODE_IDENTIFIER.search(token) and token.lower() not in _NOT_NAMES:
                 names.add(token.lower())
     return names
 
@@ -468,6 +489,13 @@ def _side_by_side(words: list[str], known: frozenset[str], never_mentioned: Call
         )
 
     return splits(0)
+
+
+def terms_beyond_names(question: str) -> set[str]:
+    """The question's terms that are not its names' (hyphenated words and "PEP255" read as their parts): what an
+    answer must say something of ("Is Odoo open source?": open, source)."""
+    names = split_terms(" ".join(asked_names(question) | code_names(question)))
+    return split_terms(question) - QUESTION_WORDS - names
 
 
 def code_names(question: str) -> set[str]:

@@ -146,7 +146,7 @@ def standalone_question(question: str, history: list[dict[str, str]], llm: ChatL
     one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, an
     earlier question repeated, or an answer instead of a question ("And the backend?" rewritten to "The backend
     is the server-side ...")."""
-    history = answered_turns(history)
+    history = answered_turns(history) or history  # every turn refused: "it" still means what they asked about
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)

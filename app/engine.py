@@ -16,6 +16,7 @@ from chromadb.api.models.Collection import Collection
 from docchat.app.answer_type import (
     Expected,
     asked_kind,
+    asks_yes_no,
     expected_answer,
     names_given,
     names_in,
@@ -35,6 +36,7 @@ from docchat.app.citations import (
     pages_about,
     score_sentences,
     subject_names,
+    terms_beyond_names,
     unmentioned_identifiers,
     unmentioned_names,
     unmentioned_phrases,
@@ -73,6 +75,7 @@ from docchat.components.llm.backends import ChatLLM, build_llm, resolve_profile
 from docchat.components.llm.profiles import ModelProfile
 from docchat.components.llm.server import LLMUnavailable
 from docchat.components.store import open_client, open_collection
+from docchat.components.words import said_of
 from docchat.core.answer_priority import answering
 from docchat.core.errors import DocchatError
 from docchat.core.settings import Settings
@@ -251,8 +254,12 @@ class Engine:
         if not question:
             raise DocchatError("Ask a question: the text is empty.")
         # the last turns, leaving out exchanges docchat refused (an off-topic question holds nothing to refer to)
-        history = recent_history(answered_turns(_checked_history(history or [])), self.settings.answer.history_turns,
-                                 self.settings.answer.history_turn_chars)  # fmt: skip
+        turns, chars = self.settings.answer.history_turns, self.settings.answer.history_turn_chars
+        asked_before = _checked_history(history or [])
+        history = recent_history(answered_turns(asked_before), turns, chars)
+        # every earlier turn refused: a follow-up's "it" still means what they asked about ("Which web framework is
+        # it handy for?" after a refused "What is the encode databases project?"), though the answer sees none of it
+        context = history or recent_history(asked_before, turns, chars)
         started = time.perf_counter()
         chat = small_talk(question)
         if chat is not None:  # "thanks!", "hello": a reply, not a search of the documents
@@ -260,8 +267,8 @@ class Engine:
             yield _direct_reply(question, question, small_talk_reply(chat), "small_talk", started)
             return
         profile = self.profile
-        rewriter = self.llm if profile.trust_rewrites and history else None
-        standalone = standalone_question(question, history, rewriter)
+        rewriter = self.llm if profile.trust_rewrites and context else None
+        standalone = standalone_question(question, context, rewriter)
         condensed_at = time.perf_counter()
         asks_overview = asks_for_overview(standalone) and not source_prefix
         overview = describe_collection(self.collection(collection)) if asks_overview else None
@@ -389,6 +396,13 @@ class Engine:
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
+            elif (
+                asks_yes_no(standalone)
+                and (beyond := terms_beyond_names(standalone))
+                and not said_of(beyond, checked.supported_text)
+            ):  # "Is Odoo open source?" answered with what Odoo is (fresh, twenty-third session)
+                notice = "The model's answer does not address what the question asks; these are direct quotes " \
+                    "instead."  # fmt: skip
             elif not (expected in _TERSE or checked.bare) and (unstated := unstated_subject(question, checked, common)):
                 notice = f"The model's answer does not mention {' or '.join(unstated)}, which the question asks " \
                     "about; these are direct quotes instead."  # fmt: skip
@@ -418,7 +432,7 @@ class Engine:
             # is it handy for?") is far from the sentence that answers the turn: the turn as asked is read too
             readings = vector if standalone == question else np.stack([vector, self.embedder.embed_query(question)])
             checked = extractive_answer(readings, passages, vectors, question=standalone, citable=citable,
-                                        wanted=answers, about=about, kind=kind,
+                                        wanted=answers, about=about, kind=kind, beyond_names=True,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             mode = "extractive"
         timings["check"] = time.perf_counter() - check_started

@@ -18,10 +18,18 @@ from docchat.app.citations import (
     make_citation,
     passage_sentences,
     sentence_window,
+    terms_beyond_names,
 )
 from docchat.app.schema import AnswerSentence, Passage
 from docchat.app.sentences import credited, is_credit, is_prose, list_after
-from docchat.components.words import QUESTION_WORDS, STOPWORDS, content_words, without_enumerators
+from docchat.components.words import (
+    QUESTION_WORDS,
+    STOPWORDS,
+    content_words,
+    said_of,
+    split_terms,
+    without_enumerators,
+)
 
 QUOTED_PREFIX = "From the documents:"
 QUOTED_PASSAGES = 3  # quotes come from the best this many citable passages
@@ -47,6 +55,8 @@ _FOCUS = re.compile(
     r"|\b(?:which|what)\s+([a-z][\w-]*)",
     re.I,
 )
+# a list's item ("(4) ...", "* ..."): it does not go on from the sentence before
+_NEW_ITEM = re.compile(r"^\s*(?:\(\d{1,2}\)|[*+•-]\s)")
 FOCUS_WEIGHT = 0.5  # added to a sentence's score when it holds a focus term
 TITLE_WEIGHT = 0.25  # added to a sentence's score when its page's title names what the question names
 
@@ -77,7 +87,9 @@ class _Candidate(NamedTuple):
     position: int  # the sentence's within the passage
     sentence: str
     terms: set[str]  # the question's terms it holds
+    parts: set[str]  # the question's terms it holds, hyphenated words and "PEP255" read as their parts
     leans: bool  # closer to the question read with the name the sentence before opens with: quoted with that one
+    borrowed: bool  # about what ``about`` names only by the sentence before it: read and quoted with that one
     text: str  # what is quoted of it: the sentence, or the sentence with what it needs (see _with_context)
 
 
@@ -94,6 +106,7 @@ def extractive_answer(
     min_similarity: float = 0.0,
     max_passages: int = QUOTED_PASSAGES,
     kind: re.Pattern[str] | None = None,
+    beyond_names: bool = False,
 ) -> CheckedAnswer:
     """The sentences of the ``max_passages`` top passages (of those in ``citable``, numbered from 1) that best
     answer the question, each cited, labelled as quotes. With ``wanted``, only sentences it accepts (those that state
@@ -106,7 +119,9 @@ def extractive_answer(
     its highest. With
     ``about`` (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
-    first Ubuntu release to include Python 3". With ``kind`` (:func:`asked_kind`), only sentences that say it
+    first Ubuntu release to include Python 3"; one that names them only in the sentence before is read and quoted
+    with it. With ``beyond_names``, no quotes either when the sentences picked hold none of the question's terms but
+    its names (:func:`_says_only_names`). With ``kind`` (:func:`asked_kind`), only sentences that say it
     ("intelligence agencies like the CIA, FBI and NSA"), which then need no similarity to the question.
 
     Sentences are picked one at a time by cosine similarity to the question plus the share of the
@@ -121,6 +136,7 @@ def extractive_answer(
     lead-in ending with a colon ("To achieve a standout demo you must:"), with the list it introduces.
     """
     asked = content_words(question) - QUESTION_WORDS
+    asked_parts = split_terms(question) - QUESTION_WORDS
     focus = focus_terms(question)
     queries = np.atleast_2d(query_vector)
 
@@ -154,18 +170,35 @@ def extractive_answer(
                 continue
             if kind is not None and not kind.search(" ".join(sentence.split())):
                 continue
+            borrowed = ""  # the sentence read with the one before, which names what it is about
             if about:
                 near = sentence_window(passages[number - 1], group, position)
                 if not all(name in near for name in about):
                     continue
+                passage = passages[number - 1]
+                own = f"{passage.title}\n{passage.heading}\n{sentence}".lower()
+                if not all(name in own for name in about):
+                    borrowed = f"{group[position - 1]} {sentence}"
+                    vectors.add([borrowed])
             similarity, leans = similarity_of(sentence), False
+            # "Part one describes the lower backend levels, ... with Node.js, Go and Java mixed in." is about Uber by
+            # the sentence before ("(1) Uber's tech stack ..."): read and quoted with it when the two are closer to
+            # the question than it alone (fresh, twenty-third session, "Which languages does Uber use besides
+            # Python?": 0.40 alone, 0.72 with it); not a list's new item ("(4) A quick search for government jobs
+            # ..." after "(3) NASA uses Python ...", "(3) Netflix uses Python ..." after "Twilio also uses Flask ...")
+            lent = bool(borrowed) and not _NEW_ITEM.match(sentence) and similarity_of(borrowed) > similarity
+            if lent:
+                similarity, leans = similarity_of(borrowed), True
             whole = extended.get((number, position), sentence)
             if whole != sentence:  # what "... you must:" says is in its list; what "- AWS" credits, before it
                 similarity, terms = max(similarity, similarity_of(whole)), content_words(whole)
             if text := resolved.get((number, position)):  # "How many employees use Collab?": 0.42 as written, 0.73
                 as_named = similarity_of(text)
-                similarity, leans = max(similarity, as_named), as_named > similarity
-            candidates.append(_Candidate(similarity, number, position, sentence, terms & asked, leans, whole))
+                similarity, leans = max(similarity, as_named), leans or as_named > similarity
+            parts = split_terms(whole) & asked_parts
+            candidates.append(
+                _Candidate(similarity, number, position, sentence, terms & asked, parts, leans, lent, whole)
+            )
     headed = {n for n in numbers if _headed_by_the_asked(passages[n - 1], asked)}
     named = asks_what_named_is(question)  # "What is Wagtail?": "... the Wagtail content management system ..." (0.45)
     clause = first_clause(question)  # "Which company's documentation is powered by Wagtail, and what else ...?"
@@ -185,37 +218,38 @@ def extractive_answer(
         candidates = [c for c in candidates if asked <= c.terms]
     chosen: list[_Candidate] = []
     covered: set[str] = set()
-    asked_parts, covered_parts = _split_terms(question) - QUESTION_WORDS, set()
     while candidates and len(chosen) < max_sentences:
         best = max(
             candidates,
             key=lambda c: (
                 c.similarity
-                + (len(c.terms - covered) / len(asked) if asked else 0.0)
-                + (FOCUS_WEIGHT if c.terms & focus else 0.0)
+                + (len(c.parts - covered) / len(asked_parts) if asked_parts else 0.0)
+                + (FOCUS_WEIGHT if c.parts & focus else 0.0)
                 + (TITLE_WEIGHT if c.number in titled else 0.0)
             ),
         )
         candidates.remove(best)
-        parts = _split_terms(best.text) & asked_parts  # "Flask-powered" holds "power"
-        adds = parts - covered_parts
+        adds = best.parts - covered  # "Flask-powered" adds "power", "PEP255" adds "pep"
         if chosen and best.similarity < min_similarity and not adds and best.number not in headed:
             break  # far from the question and adding none of its terms: "Netflix uses Python ..." after the one
             # sentence on Flask-RESTful asked about (fresh, twenty-second session) would only be noise; a list
             # under a heading that names the question ("What is the Python checklist?") is not
         chosen.append(best)
-        covered |= best.terms
-        covered_parts |= parts
+        covered |= best.parts
         if _leans_back(best):  # quoted with the sentence before it, which is not quoted again on its own
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
         # nor is what its quote already holds (a list's items, a credited paragraph, the same sentence on another page)
         candidates = [c for c in candidates if c.sentence not in best.text]
-    if not chosen:
+    exempt = named or any(c.number in headed for c in chosen)
+    if not chosen or (beyond_names and _says_only_names(question, chosen, exempt)):
         return CheckedAnswer([], [], claims=0, supported=0)
     picked = {(c.number, c.position) for c in chosen}
     texts = [
-        f"{groups[c.number][c.position - 1]} {c.text}"
-        if _leans_back(c) and (c.number, c.position - 1) not in picked
+        f"{before} {c.text}"
+        if _leans_back(c)
+        and (c.number, c.position - 1) not in picked
+        and (before := groups[c.number][c.position - 1])
+        not in c.text  # a credit's quote already holds the paragraph it credits
         else c.text
         for c in chosen
     ]
@@ -226,11 +260,6 @@ def extractive_answer(
         quotes.setdefault(c.number, text)
     citations = [make_citation(n, passages[n - 1], quotes[n]) for n in sorted(quotes)]
     return CheckedAnswer(sentences, citations, claims=len(chosen), supported=len(chosen))
-
-
-def _split_terms(text: str) -> set[str]:
-    """The terms of ``text`` with its hyphenated words read as their parts ("Flask-powered": flask, power)."""
-    return content_words(re.sub(r"(?<=[^\W_])-(?=[^\W_])", " ", text))
 
 
 def _with_context(text: str, group: list[str], position: int, credit_asked: bool) -> str:
@@ -250,6 +279,19 @@ def _says_all_but_the_asked(candidate: _Candidate, asked: set[str], focus: set[s
     though its cosine to the question is only 0.45 (what else it says dilutes it)."""
     rest = asked - focus
     return bool(focus) and len(rest) >= 2 and rest <= candidate.terms
+
+
+def _says_only_names(question: str, chosen: list[_Candidate], exempt: bool) -> bool:
+    """Whether the chosen sentences hold of the question's terms only its names: "Netflix also wrote a 2019 update
+    for PyCon US ..." for "Which chaos engineering tool did Netflix build in Python?" (fresh, twenty-third session)
+    is on the subject, but says nothing of what was asked. Not when ``exempt`` (the question asks what a name is,
+    "What is Wagtail?", or a quote sits under a heading that names the question), nor for a sentence read with the one
+    before it for its subject (its terms are split between the two: "... Uber's tech stack ... Part one describes the
+    lower backend levels, ... with Node.js, Go and Java mixed in.")."""
+    beyond = terms_beyond_names(question)
+    if exempt or not beyond:
+        return False
+    return not any(c.borrowed or said_of(beyond, c.text) for c in chosen)
 
 
 def _headed_by_the_asked(passage: Passage, asked: set[str]) -> bool:

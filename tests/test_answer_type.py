@@ -225,6 +225,7 @@ def test_identifiers_and_versions_the_passages_never_mention() -> None:
         ("Which site lists US government jobs?", set()),  # "US" is the stop word "us": not checked
         ("what does odoo run on?", set()),  # typed in lower case: nothing is taken as a name
         ("How does app.run() start Flask 2.0?", {"flask"}),  # identifiers and versions: unmentioned_identifiers
+        ("Who wrote the book Two Scoops of Django?", {"scoops", "django"}),  # a number (the site: "2 Scoops")
     ],
 )
 def test_the_names_a_question_asks_about(question: str, names: set[str]) -> None:

@@ -157,8 +157,20 @@ def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None
     ]
     rewritten = standalone_question("Which web frameworks can it run?", history, None)
     assert rewritten == "Which web frameworks can Gunicorn run?"
-    assert standalone_question("Which web frameworks can it run?", history[2:], None) == (
-        "Which web frameworks can it run?"  # nothing but a refused exchange before: nothing to refer to
+
+
+def test_a_follow_up_after_only_refused_questions_refers_to_what_they_asked() -> None:
+    """Fresh, twenty-third session (fsp-094): "What is the encode databases project?" was refused, and "Which web
+    framework is it handy for?" then stood alone ("it": nothing) and was answered with quotes on web frameworks in
+    general. With no answered exchange before, "it" is still what the user asked about."""
+    from docchat.app.prompt import refusal_text
+
+    history = [
+        {"role": "user", "content": "What is the encode databases project?"},
+        {"role": "assistant", "content": refusal_text()},
+    ]
+    assert standalone_question("Which web framework is it handy for?", history, None) == (
+        "What is the encode databases project? Which web framework is it handy for?"
     )
 
 

@@ -179,6 +179,24 @@ def content_words(text: str) -> set[str]:
     return set(terms([text])[0])
 
 
+def split_terms(text: str) -> set[str]:
+    """The terms of ``text`` with its hyphenated words read as their parts ("Flask-powered": flask, power) and a
+    number written onto a word apart from it ("PEP255": pep, 255)."""
+    return content_words(re.sub(r"(?<=[^\W_])-(?=[^\W_])|(?<=[A-Za-z])(?=\d)", " ", text))
+
+
+def said_of(asked: set[str], text: str) -> set[str]:
+    """Those of the terms ``asked`` that ``text`` holds (read by :func:`split_terms`) as they are or as the start of
+    one of its terms or the other way round, three letters or more: asked whether Instagram is a "Python user", "use
+    Python 3" says it."""
+    said = split_terms(text)
+    return {
+        term
+        for term in asked
+        if term in said or any(min(len(term), len(w)) >= 3 and (w.startswith(term) or term.startswith(w)) for w in said)
+    }
+
+
 _ENUMERATOR = re.compile(r"\(\d{1,2}\)")
 
 
