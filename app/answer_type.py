@@ -87,9 +87,13 @@ _CREATOR_Q = re.compile(
     r"team|developers?|group|agency|firm|universit(?:y|ies)))\b(?: [\w-]+){0,4}? (?:originally |first |initially )?"
     rf"(?:{MADE}|maintained|owned|funded|sponsored|acquired|bought|{_CREDIT_NOW})\b"
 )
+# "by Armin Ronacher", "Collab by the CFPB", "coded and written by Matt Makai"; not "inspired by Django", "powered
+# by Wagtail", "used by Netflix": a participle other than a credit's before "by" names no maker; nor "built-in",
+# "built upon" (fresh, twenty-fourth session: "Who created Jinja2?" was answered with what inspired it)
 _CREDITS_SOMEONE = re.compile(
-    rf"\bby (?:the )?[A-Z]"
-    rf"|[A-Z][\w.-]*,?(?: [a-z]+ly| also| then| and [A-Z][\w.-]*)? (?:{CREDIT_VERBS}|{_CREDIT_NOW}|began)\b"
+    rf"(?<![\w-])(?!(?!(?:{CREDIT_VERBS}|{_CREDIT_NOW}|coded|programmed|written)\b)[a-z]+ed by\b)\S+ by (?:the )?[A-Z]"
+    rf"|[A-Z][\w.-]*,?(?: [a-z]+ly| also| then| and [A-Z][\w.-]*)? (?:{CREDIT_VERBS}|{_CREDIT_NOW}|began)"
+    r"(?![\w-]| upon\b| on\b)"
     r"|\b(?i:(?:co-?)?(?:creators?|founders?|authors?|inventors?|designers?|makers?|maintainers?|owners?|sponsors?))\b"
 )
 _RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
@@ -206,6 +210,17 @@ def asked_kind(question: str) -> re.Pattern[str] | None:
         return None
     noun = _PLURAL_END.sub("", match.group(2))
     return re.compile(rf"\b{re.escape(match.group(1))}[\s-]+{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
+
+
+def asked_noun(question: str) -> re.Pattern[str] | None:
+    """The noun of :func:`asked_kind`'s kind alone ("framework" of "Which Python web framework ...?"), as a pattern in
+    either number: where no passage says the whole kind, what they call a framework is what may answer."""
+    clause = first_clause(" ".join(question.lower().split()))
+    match = _ASKED_KIND.search(clause)
+    if asked_kind(question) is None or not match:
+        return None
+    noun = _PLURAL_END.sub("", match.group(2))
+    return re.compile(rf"\b{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
 
 
 # "Is Odoo open source?", "Can I deploy Sanic on Windows?": asks whether something holds (not "Is there ...?", which

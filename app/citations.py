@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -57,6 +57,7 @@ from docchat.components.words import (
     content_words,
     holds_phrase,
     phrase_text,
+    said_of,
     split_terms,
     without_enumerators,
 )
@@ -113,7 +114,7 @@ _UNFINISHED = re.compile(
 )
 # what a claim says something is written in ("Nginx is written in Python."): its language, first of a list
 _WRITTEN_IN = re.compile(r"\b(?:written|implemented|coded|programmed)(?: [a-z]+ly)? in ([A-Z][\w+#-]*(?:\.[A-Za-z]+)?)")
-_DEFAULT = re.compile(r"\bdefaults?\b", re.I)
+DEFAULT_WORD = re.compile(r"\bdefaults?\b", re.I)  # what says something is a default
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -292,8 +293,8 @@ def unstated_specifics(sentence: str, passage: Passage, sentences: list[str]) ->
     Python." ("backend systems written in any programming language, not just Python"): the model repeats the
     question's "by default" or "written in" over any passage that holds the names."""
     wanted: dict[str, re.Pattern[str]] = {}
-    if _DEFAULT.search(sentence):
-        wanted["default"] = _DEFAULT
+    if DEFAULT_WORD.search(sentence):
+        wanted["default"] = DEFAULT_WORD
     for language in _WRITTEN_IN.findall(sentence):
         wanted[language] = re.compile(
             rf"\b(?:written|implemented|coded|programmed)\b(?:{_GAP}[\w'-]+){{0,3}}?{_GAP}in"
@@ -377,14 +378,16 @@ def without_invented_identifiers(
 ) -> tuple[CheckedAnswer, list[str]]:
     """``checked`` without its unsupported sentences that name a code identifier, version or number no passage
     (nor ``question``) mentions ("The library used to talk to Slack is the `slack_sdk` library." over passages
-    that name slackclient; "Odoo costs $10,000 per user." over passages without prices), and those names: an
-    invented API or figure is left out, not shown as a muted sentence."""
+    that name slackclient; "Odoo costs $10,000 per user." over passages without prices; "Odoo is licensed under the
+    GNU General Public License (GPL)." over passages that name no licence), and those names: an invented API,
+    figure or name is left out, not shown as a muted sentence."""
     invented: set[str] = set()
     kept = []
     for sentence in checked.sentences:
         text = sentence.text.replace("`", " ")
         names = [] if sentence.supported else [*unmentioned_identifiers(text, passages),
-                                               *unmentioned_numbers(text, passages, question)]  # fmt: skip
+                                               *unmentioned_numbers(text, passages, question),
+                                               *invented_names(text, passages, question)]  # fmt: skip
         invented.update(names)
         if not names:
             kept.append(sentence)
@@ -392,6 +395,50 @@ def without_invented_identifiers(
         return checked, []
     dropped = len(checked.sentences) - len(kept)
     return CheckedAnswer(kept, checked.citations, checked.claims - dropped, checked.supported), sorted(invented)
+
+
+_GENERIC_VERBS = frozenset(["use", "uses", "used", "using", "do", "does", "did", "have", "has", "had", "get", "gets"])
+_OPENING_WORD = re.compile(r"^[“\"]?(?:\(\d{1,2}\)\s*)?([A-Za-z][\w.+#-]*?)(?:'s)?\b")  # a quote's too
+
+
+def without_other_subjects(
+    checked: CheckedAnswer, question: str, known: frozenset[str], common: Callable[[str], bool]
+) -> CheckedAnswer:
+    """``checked`` (an answer, or quotes) without the sentences about another subject, when others are about the
+    question's: a sentence that opens with a name the passages write (``known``) and the question does not,
+    mentions none of the question's names and says nothing of its other terms. Asked "Which CFPB project is
+    described and who uses it?", the 0.5B model went on from Collab to "Netflix uses Python throughout their
+    organization ..." and "NASA uses Python extensively ..."; "Does Mozilla use Python for its CI?" was quoted with
+    the line on Mozilla and "(5) Google uses Python extensively ..." (fresh, twenty-fourth session). A sentence
+    that opens otherwise ("It is used by ...", "The project ...") is kept, and a name ``common`` to the collection
+    ("Python") tells no subject apart."""
+    names = {name for name in asked_names(question) | code_names(question) if not common(name)}
+    about = [any(_names(s.text.lower(), name) for name in names) for s in checked.sentences]
+    if not any(about):
+        return checked
+    terms = terms_beyond_names(question) - _GENERIC_VERBS
+
+    def other_subject(sentence: AnswerSentence) -> bool:
+        opening = _OPENING_WORD.match(sentence.text)
+        word = opening.group(1).lower() if opening else ""
+        return word in known and word not in names and not said_of(terms, sentence.text)
+
+    keep = [mentions or not other_subject(s) for s, mentions in zip(checked.sentences, about, strict=True)]
+    if all(keep):
+        return checked
+    kept = [s for s, kept in zip(checked.sentences, keep, strict=True) if kept]
+    dropped = [s for s, kept in zip(checked.sentences, keep, strict=True) if not kept]
+    dropped_texts = {s.text.strip("“”") for s in dropped}
+    said = {number: sentence.text.strip("“”") for sentence in reversed(kept) for number in sentence.citations}
+    # a citation keeps the quote of a sentence kept (quotes give each passage's first one)
+    citations = [replace(c, quote=said[c.number]) if c.quote in dropped_texts else c for c in checked.citations
+                 if c.number in said]  # fmt: skip
+    return CheckedAnswer(
+        kept,
+        citations,
+        checked.claims - len(dropped),
+        checked.supported - sum(s.supported for s in dropped),
+    )
 
 
 # capitalised in a title ("Two Scoops of Django"), written as a digit where the documents say it ("2 Scoops of
@@ -534,6 +581,15 @@ def unstated_subject(question: str, checked: CheckedAnswer, common: Callable[[st
     if any(_names(said, name) or (common(name) and _names(quoted, name)) for name in names):
         return []
     return sorted(name for name in names if not common(name)) or sorted(names)
+
+
+def unsaid_versions(question: str, checked: CheckedAnswer) -> list[str]:
+    """The names with a version the question asks about ("Python 3", "Django 2.0"), lower-cased, that the answer's
+    supported sentences do not say with their number: "Netflix uses Python throughout their organization ..." does
+    not answer "Which companies use Python 3?" (fresh, twenty-fourth session)."""
+    said = checked.supported_text.lower()
+    versioned = (phrase.lower() for phrase in asked_phrases(question) if phrase[-1:].isdigit())
+    return [phrase for phrase in versioned if not _names(said, phrase)]
 
 
 def _names(text: str, name: str) -> bool:

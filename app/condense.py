@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from docchat.app.answer_type import names_in, opening_name
-from docchat.app.prompt import as_said, condense_messages, refusal_text
+from docchat.app.prompt import as_said, condense_messages, recent_history, refusal_text
 from docchat.app.yes_no import without_yes_no
 from docchat.components.llm.backends import ChatLLM
 from docchat.components.words import content_words
@@ -89,6 +89,13 @@ def answered_turns(history: list[dict[str, str]]) -> list[dict[str, str]]:
     return kept
 
 
+def follow_up_history(history: list[dict[str, str]], turns: int, chars: int) -> list[dict[str, str]]:
+    """The turns a follow-up is read with: the last ``turns`` of the answered exchanges; when docchat refused every
+    earlier one, of those ("Which web framework is it handy for?" after a refused "What is the encode databases
+    project?": "it" still means what they asked about)."""
+    return recent_history(answered_turns(history) or history, turns, chars)
+
+
 _POSSESSIVE = {"its", "their", "his", "her"}
 # "What is Datasette?", "Who is Guido van Rossum?", "Tell me about the Flask web framework.": asks what a name is
 _DEFINITION = re.compile(
@@ -141,12 +148,12 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 
 
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
-    """A question that can be retrieved on its own: unchanged unless it refers back; then rewritten by ``llm``
+    """A question that can be retrieved on its own (``history``: see ``follow_up_history``): unchanged unless it
+    refers back; then rewritten by ``llm``
     (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite:
     one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, an
     earlier question repeated, or an answer instead of a question ("And the backend?" rewritten to "The backend
     is the server-side ...")."""
-    history = answered_turns(history) or history  # every turn refused: "it" still means what they asked about
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)

@@ -13,9 +13,11 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
+from docchat.app.acronyms import asked_acronym, spelled_out
 from docchat.app.answer_type import (
     Expected,
     asked_kind,
+    asked_noun,
     asks_yes_no,
     expected_answer,
     names_given,
@@ -24,11 +26,13 @@ from docchat.app.answer_type import (
     wanted_description,
 )
 from docchat.app.citations import (
+    DEFAULT_WORD,
     SentenceVectors,
     SupportThresholds,
     best_relevance,
     check_answer,
     invented_names,
+    make_citation,
     nothing_relevant,
     on_named_page,
     on_topic,
@@ -43,10 +47,12 @@ from docchat.app.citations import (
     unmentioned_terms,
     unquoted_names,
     unsaid_names,
+    unsaid_versions,
     unstated_subject,
     without_invented_identifiers,
+    without_other_subjects,
 )
-from docchat.app.condense import answered_turns, needs_context, standalone_question
+from docchat.app.condense import answered_turns, follow_up_history, needs_context, standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer, focus_terms
 from docchat.app.overview import asks_for_overview, describe_collection
@@ -65,7 +71,7 @@ from docchat.app.prompt import (
 from docchat.app.repetition import LoopGuard, has_loop
 from docchat.app.rerank import Reranker, make_reranker
 from docchat.app.retrieve import distinct_passages, hybrid_search, with_each_part
-from docchat.app.schema import Answer, Event, Final, Mode, Passage, Retrieved, Token
+from docchat.app.schema import Answer, AnswerSentence, Event, Final, Mode, Passage, Retrieved, Token
 from docchat.app.sentences import split_sentences
 from docchat.app.small_talk import small_talk
 from docchat.app.yes_no import without_contradicted_opening
@@ -257,9 +263,7 @@ class Engine:
         turns, chars = self.settings.answer.history_turns, self.settings.answer.history_turn_chars
         asked_before = _checked_history(history or [])
         history = recent_history(answered_turns(asked_before), turns, chars)
-        # every earlier turn refused: a follow-up's "it" still means what they asked about ("Which web framework is
-        # it handy for?" after a refused "What is the encode databases project?"), though the answer sees none of it
-        context = history or recent_history(asked_before, turns, chars)
+        context = follow_up_history(asked_before, turns, chars)  # refused exchanges too when all were refused
         started = time.perf_counter()
         chat = small_talk(question)
         if chat is not None:  # "thanks!", "hello": a reply, not a search of the documents
@@ -294,6 +298,15 @@ class Engine:
                             timings=timings, **fields)  # fmt: skip
             return Final(answer)
 
+        if (acronym := asked_acronym(standalone)) and (spelled := spelled_out(acronym, passages)):
+            # "What does NIST stand for?": the passage's own words, found by their initials (no model, no gate: the
+            # sentence that spells it out is far from the question in meaning)
+            number, sentence, words = spelled
+            said = f"{acronym.upper() if acronym.islower() else acronym} stands for {words}."
+            citation = make_citation(number, passages[number - 1], sentence)
+            yield final(answer=f"{said} [{number}]", abstained=False, mode="extractive",
+                        sentences=[AnswerSentence(said, [number], True)], citations=[citation])  # fmt: skip
+            return
         vectors = SentenceVectors(self.embedder.embed)  # the passages' sentences, embedded once for every check
         score_sentences(passages, vector, vectors)
         if nothing_relevant(passages, self.settings.retrieval.min_relevance):
@@ -363,7 +376,9 @@ class Engine:
         near_best = on_topic(passages, self.settings.answer.cite_window) | pages_about(standalone, passages)
         citable = on_named_page(standalone, passages, near_best)
         expected = expected_answer(question)  # the asked turn's own form: a time, quantity, name, comparison, or none
-        about = subject_names(standalone, passages) if expected else set()  # what a quoted fact must be about
+        # what a quoted fact must be about; a yes/no question's quotes too ("Is Tornado a WSGI framework?" was quoted
+        # with a line on WSGI and one on Tornado, neither saying both: fresh, twenty-third session)
+        about = subject_names(standalone, passages) if expected or asks_yes_no(standalone) else set()
         # names the passages write as names, and those of the model's answer they hold ("Netflix", which they only
         # write at a sentence's start), for the checks below
         known = names_in(p.text for p in passages) | names_given(generated, (p.text for p in passages))
@@ -376,7 +391,10 @@ class Engine:
 
         mode, notice, partial = "generated", "", ""
         asked = asked_kind(standalone)  # "intelligence agencies": the kind asked for, when the question names one
-        kind = None  # the kind quotes must say, when a name outside it replaced the model's answer
+        # the kind quotes must say, when a name outside it replaced the model's answer; a default asked about, the
+        # word ("What is the default branch name in Git?" was quoted with "I want to rename a branch": fresh,
+        # twenty-fourth session)
+        kind = DEFAULT_WORD if DEFAULT_WORD.search(standalone) else None
         if declined:  # an untrusted refusal (profile): quote the passages that passed the relevance gate instead
             notice = "The model found no answer, but the passages look relevant: these are direct quotes."
         elif has_loop(generated):
@@ -403,6 +421,10 @@ class Engine:
             ):  # "Is Odoo open source?" answered with what Odoo is (fresh, twenty-third session)
                 notice = "The model's answer does not address what the question asks; these are direct quotes " \
                     "instead."  # fmt: skip
+            elif not (expected in _TERSE or checked.bare) and (unsaid := unsaid_versions(standalone, checked)):
+                notice = f"The model's answer does not mention {' or '.join(unsaid)}, which the question asks " \
+                    "about; these are direct quotes instead."  # fmt: skip
+                about = about | set(unsaid)  # and so must the quotes
             elif not (expected in _TERSE or checked.bare) and (unstated := unstated_subject(question, checked, common)):
                 notice = f"The model's answer does not mention {' or '.join(unstated)}, which the question asks " \
                     "about; these are direct quotes instead."  # fmt: skip
@@ -415,10 +437,17 @@ class Engine:
                     partial = "The answer left out part of the question; quoted from the documents for: " + "; ".join(
                         f"“{part}”" for part in quoted_for
                     )
+                checked = without_other_subjects(checked, standalone, known, common)  # "... Netflix uses Python ..."
                 checked, invented = without_invented_identifiers(checked, passages, standalone)
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))
+                beyond = terms_beyond_names(standalone)
+                if invented and beyond and not said_of(beyond, checked.supported_text):
+                    # what is left says nothing of what was asked: "What is Odoo's license?" answered with what Odoo
+                    # is, and an invented GPL (fresh, twenty-fourth session)
+                    notice = "The model's answer does not address what the question asks; these are direct quotes " \
+                        "instead."  # fmt: skip
         asks_name = notice and expected is Expected.NAME and profile.invented_name_refuses
         if asks_name and (made_up := invented_names(generated, passages, standalone)):
             # asked for a name, the model gave one no passage holds: the passages do not state it, and quotes on the
@@ -434,7 +463,20 @@ class Engine:
             checked = extractive_answer(readings, passages, vectors, question=standalone, citable=citable,
                                         wanted=answers, about=about, kind=kind, beyond_names=True,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
+            checked = without_other_subjects(checked, standalone, known, common)  # not "(5) Google ..." for Mozilla
             mode = "extractive"
+            quoted = " ".join(sentence.text for sentence in checked.sentences if sentence.citations)
+            stray: list[str] = []
+            for pattern in filter(None, [asked, asked_noun(standalone)] if asked and kind is None else []):
+                stray = stray or outside_the_asked_kind(standalone, pattern, quoted, passages)
+            if stray:
+                # "Which Python web framework does Instagram use?" quoted with "Facebook (Meta) and Instagram use
+                # Python 3 at scale." (fresh, twenty-fourth session): quotes name no thing of the kind asked for (nor,
+                # where no passage says "web framework", of what they call a framework: Vue.js, Flask-RESTful)
+                yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                            llm=llm.name, notice=f"The closest sentences name {', '.join(stray)}, which the passages "
+                            "do not call what the question asks for.")  # fmt: skip
+                return
         timings["check"] = time.perf_counter() - check_started
         if not checked.citations and expected is not None:  # no passage sentence states what was asked for
             wanted = wanted_description(expected, standalone) + (f" for {', '.join(sorted(about))}" if about else "")

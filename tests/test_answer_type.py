@@ -355,3 +355,18 @@ def test_what_a_notice_says_the_question_wants() -> None:
     assert wanted_description(Expected.NAME, "Which companies use Flask?") == "a name"
     superlative = "a name and a superlative (such as “the most”)"
     assert wanted_description(Expected.NAME, "Which agency uses it the most?") == superlative
+
+
+def test_a_credit_names_a_maker_not_what_inspired_or_powers_it() -> None:
+    """Fresh, twenty-fourth session: "who created the Jinja2 template engine" was answered with "Jinja2's syntax is
+    inspired by Django's built-in template engine ... Jinja2 built upon the concepts of other template engines": "by
+    Django" and "Django built" read as credits. A participle before "by" credits only when it is a maker's."""
+    question = "Who created the Jinja2 template engine?"
+    assert not states("Jinja2's syntax is inspired by Django's built-in template engine.", Expected.NAME, question)
+    assert not states("Jinja2 built upon the concepts of other template engines.", Expected.NAME, question)
+    assert not states("The Twilio documentation is powered by Wagtail.", Expected.NAME, "Who maintains Wagtail?")
+    assert states("Jinja2 was created by Armin Ronacher.", Expected.NAME, question)
+    assert states("Armin Ronacher built Jinja2.", Expected.NAME, question)
+    written = "Full Stack Python is coded and written by Matt Makai."
+    assert states(written, Expected.NAME, "Who maintains the Full Stack Python site?")
+    assert states("Collab by the U.S. government's CFPB agency is an intranet.", Expected.NAME, "Who built Collab?")

@@ -6,7 +6,7 @@ docchat's rule for using or rejecting a rewrite.
 
 from __future__ import annotations
 
-from docchat.app.condense import standalone_question
+from docchat.app.condense import follow_up_history, standalone_question
 
 HISTORY = [
     {"role": "user", "content": "Which website is one of the largest sites at scale to use Python?"},
@@ -155,7 +155,7 @@ def test_a_follow_up_after_a_refused_question_refers_to_the_one_before() -> None
         {"role": "user", "content": "What about the weather in Paris?"},
         {"role": "assistant", "content": refusal_text()},
     ]
-    rewritten = standalone_question("Which web frameworks can it run?", history, None)
+    rewritten = standalone_question("Which web frameworks can it run?", follow_up_history(history, 6, 600), None)
     assert rewritten == "Which web frameworks can Gunicorn run?"
 
 
@@ -169,7 +169,7 @@ def test_a_follow_up_after_only_refused_questions_refers_to_what_they_asked() ->
         {"role": "user", "content": "What is the encode databases project?"},
         {"role": "assistant", "content": refusal_text()},
     ]
-    assert standalone_question("Which web framework is it handy for?", history, None) == (
+    assert standalone_question("Which web framework is it handy for?", follow_up_history(history, 6, 600), None) == (
         "What is the encode databases project? Which web framework is it handy for?"
     )
 
