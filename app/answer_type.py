@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from docchat.app.sentences import is_credit, is_prose
-from docchat.components.words import QUESTION_WORDS, STOPWORDS, without_enumerators
+from docchat.components.words import QUESTION_WORDS, STOPWORDS, split_terms, without_enumerators
 
 
 class Expected(StrEnum):
@@ -86,14 +86,20 @@ _CREATOR_Q = re.compile(
     r"\b(?:who|(?:what|which)\b(?:'s| is| was)?(?: [\w-]+){0,4}? (?:company|companies|organi[sz]ations?|person|people|"
     r"team|developers?|group|agency|firm|universit(?:y|ies)))\b(?: [\w-]+){0,4}? (?:originally |first |initially )?"
     rf"(?:{MADE}|maintained|owned|funded|sponsored|acquired|bought|{_CREDIT_NOW})\b"
+    # "Who is the current maintainer of Celery?" (fresh, twenty-fifth session: answered with what Celery is)
+    r"|\bwho(?:'s| is| was| are| were) (?:the |its |their )?(?:[\w-]+ )?(?:co-?)?"
+    r"(?:creators?|founders?|authors?|maintainers?|inventors?|designers?|owners?|developers?)\b"
 )
 # "by Armin Ronacher", "Collab by the CFPB", "coded and written by Matt Makai"; not "inspired by Django", "powered
 # by Wagtail", "used by Netflix": a participle other than a credit's before "by" names no maker; nor "built-in",
 # "built upon" (fresh, twenty-fourth session: "Who created Jinja2?" was answered with what inspired it)
-_CREDITS_SOMEONE = re.compile(
+_CREDITS_BY_NAME = re.compile(  # the credit and the name together: "written by Matt Makai", "John Gruber created"
     rf"(?<![\w-])(?!(?!(?:{CREDIT_VERBS}|{_CREDIT_NOW}|coded|programmed|written)\b)[a-z]+ed by\b)\S+ by (?:the )?[A-Z]"
     rf"|[A-Z][\w.-]*,?(?: [a-z]+ly| also| then| and [A-Z][\w.-]*)? (?:{CREDIT_VERBS}|{_CREDIT_NOW}|began)"
     r"(?![\w-]| upon\b| on\b)"
+)
+_CREDITS_SOMEONE = re.compile(
+    rf"{_CREDITS_BY_NAME.pattern}"
     r"|\b(?i:(?:co-?)?(?:creators?|founders?|authors?|inventors?|designers?|makers?|maintainers?|owners?|sponsors?))\b"
 )
 _RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
@@ -105,6 +111,13 @@ _WHAT_NAMED_IS = re.compile(
     rf"(?i:{_LEAD}(?:who|what) (?:is|was|are|were)(?: an?| the)?) (?:[A-Z][\w.'+#-]*\s*)+\??\s*$"
 )
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
+_AUXILIARY = r"does|do|did|is|are|was|were|has|have|had|can|could|will|would|should"
+# kinds of software a bare noun asks for ("What database does Reddit use?"): what the passages call one answers
+_COMPONENT_NOUNS = (
+    r"databases?|orms?|frameworks?|librar(?:y|ies)|languages?|licen[cs]es?|engines?|servers?|editors?|protocols?|"
+    r"formats?|brokers?|drivers?|queues?|compilers?|interpreters?|packages?|modules?|extensions?|plug-?ins?"
+)
+_ASKED_COMPONENT = re.compile(rf"{_LEAD}(?:which|what) ({_COMPONENT_NOUNS}) (?:{_AUXILIARY})\b")
 
 _MONTHS = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
 _NUMBER_WORDS = (
@@ -168,7 +181,7 @@ _SERIES_POSITION = re.compile(r"\b(?:part|chapter|step|episode|lesson|volume)\s+
 _SAYING = r"(?:said|says|stated|states|claimed|claims|argued|argues)"
 _ASKS_CREDIT = re.compile(
     r"\b(?:(?<!open[ -])sources?|authors?|credit(?:s|ed)?|quot(?:e|es|ed)|cit(?:e|es|ed)|wrote|written(?! in\b)|writer|"
-    rf"publish(?:ed|er)?|whose|who {_SAYING})\b",
+    rf"publish(?:ed|er)?|whose|who {_SAYING}|who (?:first )?(?:defined|coined)|(?:defined|coined) by)\b",
     re.I,
 )
 # "Who said Python gets in everywhere?" is answered by who said it: "Matt Makai said ...", "Source: Matt Makai"
@@ -200,27 +213,50 @@ def expected_answer(question: str) -> Expected | None:
     return Expected.SUPERLATIVE if asks_superlative(question) else None
 
 
-def asked_kind(question: str) -> re.Pattern[str] | None:
-    """The kind of thing a "which" question asks for, as a noun with the word before it ("Which intelligence agencies
-    use Python?": "intelligence agenc(y|ies)"), as a pattern that finds it in a text in either number; None when the
-    question names no such kind (a bare "Which companies ...?", or a noun :data:`_NAME_NOUNS` does not hold)."""
-    clause = first_clause(" ".join(question.lower().split()))
-    match = _ASKED_KIND.search(clause)
+def _asked_kind_match(question: str) -> re.Match[str] | None:
+    """:data:`_ASKED_KIND`'s match in the question's first clause: the noun asked for and the word before it."""
+    match = _ASKED_KIND.search(first_clause(" ".join(question.lower().split())))
     if not match or match.group(1) in STOPWORDS or match.group(1) in QUESTION_WORDS:
         return None
-    noun = _PLURAL_END.sub("", match.group(2))
-    return re.compile(rf"\b{re.escape(match.group(1))}[\s-]+{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
+    return match
+
+
+def _in_either_number(noun: str, before: str = "") -> re.Pattern[str]:
+    """A pattern for ``noun`` (read in the singular) in either number, in any case, after the pattern ``before``."""
+    singular = re.escape(_PLURAL_END.sub("", noun))
+    return re.compile(rf"\b{before}{singular}(?:s|es|y|ies)?\b", re.I)
+
+
+def asked_kind(question: str) -> re.Pattern[str] | None:
+    """The kind of thing a "which" question asks for, as a pattern that finds it in a text in either number: a noun
+    with the word before it ("Which intelligence agencies use Python?": "intelligence agenc(y|ies)"), or a kind of
+    software alone in a question of one clause ("What database does Reddit use?": "database"; it was answered
+    "Reddit uses Python ...": fresh, twenty-fourth session). None when the question names no such kind (a bare
+    "Which companies ...?", whose answers name companies without saying "company")."""
+    if match := _asked_kind_match(question):
+        return _in_either_number(match.group(2), rf"{re.escape(match.group(1))}[\s-]+")
+    text = " ".join(question.lower().split()).rstrip(" ?")
+    if first_clause(text) != text or not (component := _ASKED_COMPONENT.search(text)):
+        return None
+    return _in_either_number(component.group(1))
 
 
 def asked_noun(question: str) -> re.Pattern[str] | None:
-    """The noun of :func:`asked_kind`'s kind alone ("framework" of "Which Python web framework ...?"), as a pattern in
-    either number: where no passage says the whole kind, what they call a framework is what may answer."""
-    clause = first_clause(" ".join(question.lower().split()))
-    match = _ASKED_KIND.search(clause)
-    if asked_kind(question) is None or not match:
-        return None
-    noun = _PLURAL_END.sub("", match.group(2))
-    return re.compile(rf"\b{re.escape(noun)}(?:s|es|y|ies)?\b", re.I)
+    """The noun of :func:`asked_kind`'s two-word kind alone ("framework" of "Which Python web framework ...?"), as a
+    pattern in either number: where no passage says the whole kind, what they call a framework is what may answer."""
+    match = _asked_kind_match(question)
+    return _in_either_number(match.group(2)) if match else None
+
+
+_PURPOSE_Q = re.compile(rf"{_LEAD}what (?:{_AUXILIARY}) .+? (?:use|uses|used|using) (?:for|to) (.+)$")
+
+
+def asked_purpose(question: str) -> set[str]:
+    """The terms of the purpose a "What does X use for Y?" question names ("What does Reddit use for its frontend?":
+    frontend), which an answer must say something of: "Reddit is built in Python ..." says nothing of a frontend
+    (fresh, twenty-fourth session). Empty for other questions ("What does Mozilla use Python for?")."""
+    match = _PURPOSE_Q.search(" ".join(question.lower().split()))
+    return split_terms(match.group(1)) - QUESTION_WORDS if match else set()
 
 
 # "Is Odoo open source?", "Can I deploy Sanic on Windows?": asks whether something holds (not "Is there ...?", which
@@ -416,6 +452,12 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         word.lower() not in asked and (_CODE_NAME.fullmatch(word) is not None or _is_name(word, position, known))
         for position, word in enumerate(words)
     )
+
+
+def credits_by_name(text: str) -> bool:
+    """Whether ``text`` credits someone by name with making something ("... is coded and written by Matt Makai.",
+    "John Gruber created Markdown"): not a maker's noun alone ("The Pony ORM author explains ...")."""
+    return _CREDITS_BY_NAME.search(text) is not None
 
 
 def asks_credit(question: str) -> bool:

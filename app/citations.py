@@ -47,6 +47,7 @@ from docchat.app.answer_type import (
     names_in,
     opening_name,
     same_name,
+    states,
 )
 from docchat.app.schema import AnswerSentence, Citation, Passage
 from docchat.app.sentences import is_credit, list_after, split_sentences
@@ -426,8 +427,8 @@ def without_other_subjects(
     keep = [mentions or not other_subject(s) for s, mentions in zip(checked.sentences, about, strict=True)]
     if all(keep):
         return checked
-    kept = [s for s, kept in zip(checked.sentences, keep, strict=True) if kept]
-    dropped = [s for s, kept in zip(checked.sentences, keep, strict=True) if not kept]
+    kept = [s for s, stays in zip(checked.sentences, keep, strict=True) if stays]
+    dropped = [s for s, stays in zip(checked.sentences, keep, strict=True) if not stays]
     dropped_texts = {s.text.strip("“”") for s in dropped}
     said = {number: sentence.text.strip("“”") for sentence in reversed(kept) for number in sentence.citations}
     # a citation keeps the quote of a sentence kept (quotes give each passage's first one)
@@ -598,6 +599,24 @@ def _names(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?:e?s|\d+)?(?!\w)", text) is not None
 
 
+def stated_of_another(
+    checked: CheckedAnswer, expected: Expected, question: str, known: frozenset[str], about: set[str],
+    passages: list[Passage],
+) -> bool:  # fmt: skip
+    """Whether the answer's sentences that state the number or date asked for (``expected``) all leave out what the
+    question is about (``about``), in themselves and in their cited passages' titles and headings: "How many
+    employees does Uber have?" was answered "Uber's tech stack contains ... Python ... [1] The project is currently
+    running and in-use by thousands of CFPB employees. [2]" (fresh, twenty-fifth session)."""
+
+    def names_the_subject(sentence: AnswerSentence) -> bool:
+        cited = [passages[n - 1] for n in sentence.citations if 0 < n <= len(passages)]
+        where = "\n".join([sentence.text, *(f"{p.title}\n{p.heading}" for p in cited)]).lower()
+        return all(name in where for name in about)
+
+    stating = [s for s in checked.sentences if s.supported and states(s.text, expected, question, known)]
+    return bool(about and stating) and not any(names_the_subject(s) for s in stating)
+
+
 def unsaid_names(names: set[str], checked: CheckedAnswer, passages: list[Passage]) -> list[str]:
     """Those of ``names`` that neither the answer's supported sentences nor the passages they cite mention: an
     answer about something else ("Which companies sponsor Pelican?" answered with a line on PyCon US, cited to a
@@ -738,6 +757,8 @@ def check_answer(
     for sentence in split_sentences(answer):
         text, numbers = parse_markers(sentence, len(passages))
         text = META_PREFIX.sub("", text).strip(" …")  # the model copies the "…" that join trimmed passage sentences
+        if " … " in text:  # a run of trimmed passage sentences copied whole ("... flask.cli FlaskGroup … flask.globals
+            continue  # request and session … ...": fsp-102) is the passages' layout, no sentence of the answer
         if text.count('"') % 2:  # the quotation mark left of a quote the model opened in another sentence
             text = text.replace('"', "").strip()
         said = " ".join(re.findall(r"\w+", text.lower()))

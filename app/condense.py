@@ -149,11 +149,10 @@ def heuristic_standalone(question: str, history: list[dict[str, str]]) -> str:
 
 def standalone_question(question: str, history: list[dict[str, str]], llm: ChatLLM | None) -> str:
     """A question that can be retrieved on its own (``history``: see ``follow_up_history``): unchanged unless it
-    refers back; then rewritten by ``llm``
-    (None: the model profile does not trust its rewrites), falling back to the heuristic on a bad rewrite:
-    one too long, still holding a pronoun, dropping the question's words, adding none of the conversation's, an
-    earlier question repeated, or an answer instead of a question ("And the backend?" rewritten to "The backend
-    is the server-side ...")."""
+    refers back; then rewritten by ``llm`` (None: the model profile does not trust its rewrites), falling back to
+    the heuristic on a bad rewrite: one too long, still holding a pronoun, dropping the question's words, adding
+    none of the conversation's, an earlier question repeated, or an answer instead of a question ("And the
+    backend?" rewritten to "The backend is the server-side ...")."""
     if not history or not needs_context(question):
         return question
     fallback = heuristic_standalone(question, history)

@@ -18,6 +18,7 @@ from docchat.app.answer_type import (
     Expected,
     asked_kind,
     asked_noun,
+    asked_purpose,
     asks_yes_no,
     expected_answer,
     names_given,
@@ -39,6 +40,7 @@ from docchat.app.citations import (
     outside_the_asked_kind,
     pages_about,
     score_sentences,
+    stated_of_another,
     subject_names,
     terms_beyond_names,
     unmentioned_identifiers,
@@ -389,6 +391,12 @@ class Engine:
         def answers(text: str) -> bool:
             return expected is None or states(text, expected, standalone, known)
 
+        beyond = terms_beyond_names(standalone)  # what an answer must say something of, beyond the question's names
+        purpose = asked_purpose(standalone)  # "What does Reddit use for its frontend?": frontend, which a reply says
+
+        def quotable(text: str) -> bool:
+            return answers(text) and (not purpose or bool(said_of(purpose, text)))
+
         mode, notice, partial = "generated", "", ""
         asked = asked_kind(standalone)  # "intelligence agencies": the kind asked for, when the question names one
         # the kind quotes must say, when a name outside it replaced the model's answer; a default asked about, the
@@ -407,6 +415,12 @@ class Engine:
             elif not answers(checked.supported_text):
                 notice = f"The model's answer does not state {wanted_description(expected, standalone)}, which " \
                     "the question asks for; these are direct quotes instead."  # fmt: skip
+            elif expected in _TERSE and stated_of_another(checked, expected, standalone, known, about, passages):
+                notice = f"The model's answer states {wanted_description(expected, standalone)} only of something " \
+                    "else; these are direct quotes instead."  # fmt: skip
+            elif purpose and not said_of(purpose, checked.supported_text):  # "Reddit is built in Python ..."
+                notice = "The model's answer does not address what the question asks; these are direct quotes " \
+                    "instead."  # fmt: skip
             elif asked and (stray := outside_the_asked_kind(standalone, asked, checked.supported_text, passages)):
                 notice = f"The passages do not call {', '.join(stray)} what the question asks for; these are " \
                     "direct quotes instead."  # fmt: skip
@@ -414,11 +428,8 @@ class Engine:
             elif unsaid := unsaid_names(about, checked, passages):
                 notice = f"The model's answer and its passages do not mention {', '.join(unsaid)}, which the " \
                     "question asks about; these are direct quotes instead."  # fmt: skip
-            elif (
-                asks_yes_no(standalone)
-                and (beyond := terms_beyond_names(standalone))
-                and not said_of(beyond, checked.supported_text)
-            ):  # "Is Odoo open source?" answered with what Odoo is (fresh, twenty-third session)
+            elif asks_yes_no(standalone) and beyond and not said_of(beyond, checked.supported_text):
+                # "Is Odoo open source?" answered with what Odoo is (fresh, twenty-third session)
                 notice = "The model's answer does not address what the question asks; these are direct quotes " \
                     "instead."  # fmt: skip
             elif not (expected in _TERSE or checked.bare) and (unsaid := unsaid_versions(standalone, checked)):
@@ -442,7 +453,6 @@ class Engine:
                 if invented:  # "... is the `slack_sdk` library." with no citation, over passages on slackclient
                     left_out = f"Left out a sentence naming {', '.join(invented)}, which no passage mentions."
                     partial = " ".join(filter(None, [partial, left_out]))
-                beyond = terms_beyond_names(standalone)
                 if invented and beyond and not said_of(beyond, checked.supported_text):
                     # what is left says nothing of what was asked: "What is Odoo's license?" answered with what Odoo
                     # is, and an invented GPL (fresh, twenty-fourth session)
@@ -461,7 +471,7 @@ class Engine:
             # is it handy for?") is far from the sentence that answers the turn: the turn as asked is read too
             readings = vector if standalone == question else np.stack([vector, self.embedder.embed_query(question)])
             checked = extractive_answer(readings, passages, vectors, question=standalone, citable=citable,
-                                        wanted=answers, about=about, kind=kind, beyond_names=True,
+                                        wanted=quotable, about=about, kind=kind, beyond_names=True,
                                         min_similarity=self.settings.answer.min_quote_similarity)  # fmt: skip
             checked = without_other_subjects(checked, standalone, known, common)  # not "(5) Google ..." for Mozilla
             mode = "extractive"

@@ -8,7 +8,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from docchat.app.answer_type import WORD, asks_credit, asks_what_named_is, first_clause
+from docchat.app.answer_type import (
+    WORD,
+    asks_creator,
+    asks_credit,
+    asks_what_named_is,
+    credits_by_name,
+    first_clause,
+    names_in,
+    opening_name,
+)
 from docchat.app.citations import (
     CheckedAnswer,
     SentenceVectors,
@@ -120,7 +129,8 @@ def extractive_answer(
     ``about`` (lower-cased names), only sentences that mention each of them, themselves or in the sentence before or the
     passage's title or heading: "Which version of Mako added Python 3 support?" is not answered by "16.04 is the
     first Ubuntu release to include Python 3"; one that names them only in the sentence before is read and quoted
-    with it. With ``beyond_names``, no quotes either when the sentences picked hold none of the question's terms but
+    with it, and one that opens with a name of its own and has them only from its title or heading is not about
+    them. With ``beyond_names``, no quotes either when the sentences picked hold none of the question's terms but
     its names (:func:`_says_only_names`). With ``kind`` (:func:`asked_kind`), only sentences that say it
     ("intelligence agencies like the CIA, FBI and NSA"), which then need no similarity to the question.
 
@@ -148,6 +158,7 @@ def extractive_answer(
     groups = {n: passage_sentences(passages[n - 1]) for n in numbers}
     credit_asked = asks_credit(question)  # then a credit line ("Source: python.org") answers
     titled = titled_passages(question, passages, numbers)
+    known = names_in(p.text for p in passages) if about else frozenset()  # for what a sentence opens with
     resolved = {  # (passage, position) -> the sentence read with the name "the <noun>" stands in for
         (number, position): text
         for number, group in groups.items()
@@ -176,6 +187,8 @@ def extractive_answer(
                 if not all(name in near for name in about):
                     continue
                 passage = passages[number - 1]
+                if _about_another_name(sentence, group[position - 1] if position else "", about, known, question):
+                    continue
                 own = f"{passage.title}\n{passage.heading}\n{sentence}".lower()
                 if not all(name in own for name in about):
                     borrowed = f"{group[position - 1]} {sentence}"
@@ -240,7 +253,11 @@ def extractive_answer(
             candidates = [c for c in candidates if (c.number, c.position) != (best.number, best.position - 1)]
         # nor is what its quote already holds (a list's items, a credited paragraph, the same sentence on another page)
         candidates = [c for c in candidates if c.sentence not in best.text]
-    exempt = named or any(c.number in headed for c in chosen)
+    # asked who made something, a sentence that credits someone by name ("... is coded and written by Matt Makai."
+    # for "Who is the author of Full Stack Python?": fresh, twenty-fifth session) says what was asked, whatever its
+    # words; "The Pony ORM author explains ..." names no one (fsp-118)
+    credits = asks_creator(question) and all(credits_by_name(c.text) for c in chosen)
+    exempt = named or credits or any(c.number in headed for c in chosen)
     if not chosen or (beyond_names and _says_only_names(question, chosen, exempt)):
         return CheckedAnswer([], [], claims=0, supported=0)
     picked = {(c.number, c.position) for c in chosen}
@@ -279,6 +296,17 @@ def _says_all_but_the_asked(candidate: _Candidate, asked: set[str], focus: set[s
     though its cosine to the question is only 0.45 (what else it says dilutes it)."""
     rest = asked - focus
     return bool(focus) and len(rest) >= 2 and rest <= candidate.terms
+
+
+def _about_another_name(sentence: str, before: str, about: set[str], known: frozenset[str], question: str) -> bool:
+    """Whether ``sentence`` is about a name of its own while the question's (``about``) are only in its page's title
+    or heading: "Ubuntu's latest Long Term Support (LTS) operating system was released last year, in April 2016.",
+    in a post titled on Flask and Ubuntu, does not say when Flask was released (fresh, twenty-fifth session)."""
+    said = f"{before}\n{sentence}".lower()
+    if any(name in said for name in about):
+        return False
+    subject = opening_name(sentence, known)
+    return subject is not None and subject not in question.lower()
 
 
 def _says_only_names(question: str, chosen: list[_Candidate], exempt: bool) -> bool:

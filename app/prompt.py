@@ -81,7 +81,7 @@ def without_layout(answer: str, passages: list[Passage]) -> str:
     headings = "|".join(re.escape(part) for part in sorted(parts, key=len, reverse=True)) or "(?!)"
     for title in {p.title.strip() for p in passages if p.title.strip()}:
         answer = re.sub(rf"\[\d+\]\s*{re.escape(title)}\s+—\s+(?:(?:{headings})\s*(?=\[\d+\]|$))?", " ", answer)
-    return re.sub(r"\s*(?:<<<|>>>)\s*", " ", answer).strip()
+    return re.sub(r"\s*(?:<<<|>>>|>>\]|\[<<)\s*", " ", answer).strip()  # and ">>]" (fsp-009), a fence miscopied
 
 
 def recent_history(history: list[dict[str, str]], turns: int, chars: int) -> list[dict[str, str]]:

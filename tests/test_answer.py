@@ -518,6 +518,46 @@ def test_which_names_the_passages_call_what_was_asked_for() -> None:
     assert outside("Which web frameworks are fast?", "Tornado is fast.", [listed]) == ["tornado"]
 
 
+def test_a_kind_of_software_asked_for_alone_must_be_what_the_passages_call_the_answer(store, embedder) -> None:
+    """Fresh, twenty-fourth session: "What database does Reddit use?" was answered "Reddit uses Python ...", and
+    "Which ORM does Netflix use?" quoted "Netflix uses Python ...". A kind of software asked for by its noun alone
+    ("database", "ORM") is held to what the passages call one, as a two-word kind is. (Replies: a fake Ollama.)"""
+    reply = "Reddit uses Python and it is one of the largest sites at scale to use the programming language. [1]"
+    answer = _ask_with_reply(store, embedder, "What database does Reddit use?", reply)
+    assert answer.abstained, answer.to_dict()
+    answer = _ask_with_reply(store, embedder, "What language does Reddit use?", reply)  # "the programming language"
+    assert answer.mode == "generated", answer.to_dict()
+
+
+def test_kinds_of_software_asked_for_alone() -> None:
+    """The bare noun counts in a question of one clause; "Which companies ...?" names companies without the noun."""
+    from docchat.app.answer_type import asked_kind
+    from docchat.app.citations import outside_the_asked_kind
+
+    kind = asked_kind("What database does Reddit use?")
+    assert kind is not None and kind.search("two Databases") and not kind.search("databased")
+    assert asked_kind("Which ORMs does Pyramid support?").search("an ORM")
+    assert asked_kind("What database does Reddit use, and why?") is None
+    assert asked_kind("Which companies use Flask?") is None and asked_kind("What does Reddit use?") is None
+    passage = _passage(1, "PostgreSQL is the database Instagram runs on. Reddit uses Python.", 0.9)
+    assert outside_the_asked_kind("What database does Reddit use?", kind, "Reddit uses Python.", [passage]) == [
+        "python"
+    ]
+    assert outside_the_asked_kind("What database does Instagram use?", kind, "PostgreSQL.", [passage]) == []
+
+
+def test_a_purpose_asked_about_must_be_said(store, embedder) -> None:
+    """Fresh, twenty-fourth session: "What does Reddit use for its frontend?" was answered "Reddit is built in
+    Python ...": true, cited, and silent on a frontend. An answer to "What does X use for Y?" must say Y, and so
+    must its quotes (none does here: refused). (Replies: a fake Ollama.)"""
+    reply = "Reddit is built in Python and it is one of the largest sites at scale to use the programming language. [1]"
+    answer = _ask_with_reply(store, embedder, "What does Reddit use for its frontend?", reply)
+    assert answer.abstained, answer.to_dict()
+    reply = "Twilio uses Flask to run the REST API endpoints. [1]"
+    answer = _ask_with_reply(store, embedder, "What does Twilio use for its REST API endpoints?", reply)
+    assert answer.mode == "generated" and "Flask" in answer.answer, answer.to_dict()
+
+
 def test_a_bare_name_for_an_answer_makes_its_sentence_a_quote_that_names_it(store, embedder) -> None:
     """Fresh, tenth session: the 0.5B answered "Which company uses Python for chaos engineering tests?" with
     "Netflix" alone (not a claim to check), and the passages write Netflix only at a sentence's start, where a
@@ -569,6 +609,10 @@ def test_a_dash_credit_is_quoted_with_the_paragraph_it_closes(store, embedder) -
     answer = _ask_with_reply(store, embedder, question, "The document quotes a definition [1].")
     assert answer.mode == "extractive" and not answer.abstained, answer.to_dict()
     assert "Full stack development is the process" in answer.answer and "- AWS" in answer.answer, answer.answer
+    # seed-115: "Who defined ...?" asks for the credit as well (it was refused: "- AWS" was read as no answer)
+    question = "Who defined full stack development in the document?"
+    answer = _ask_with_reply(store, embedder, question, "The document defines it [1].")
+    assert not answer.abstained and "- AWS" in answer.answer, answer.to_dict()
 
 
 @pytest.mark.parametrize("reply", ["Collab was built by the CFPB [1].", "NO_ANSWER"])
@@ -1538,6 +1582,78 @@ def test_a_quote_for_the_fact_asked_for_must_be_about_what_the_question_names(em
     assert "0.3" in quote(subject_names(question, passages))  # "it": Mako is named in the sentence before
 
 
+def test_a_sentence_about_another_name_is_no_quote_for_the_name_of_its_title(embedder) -> None:
+    """Fresh, twenty-fifth session: "What year was Flask first released?" was quoted with "Ubuntu's latest Long Term
+    Support (LTS) operating system was released last year, in April 2016." from a post titled on Flask and Ubuntu.
+    A sentence that opens with a name of its own has the question's names from its title only: not about them."""
+    from docchat.app.answer_type import Expected, states
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    question = "What year was Flask first released?"
+    passage = Passage(id="p1", text="Ubuntu's latest Long Term Support release was released in April 2016.",
+                      source="flask-ubuntu.md", title="How to set up Flask on Ubuntu", heading="", start_line=1,
+                      end_line=1, similarity=0.9)  # fmt: skip
+
+    def quote(text: str) -> str:
+        passages = [replace(passage, text=text)]
+        return extractive_answer(
+            embedder.embed_query(question), passages, SentenceVectors(embedder.embed), question=question,
+            wanted=lambda sentence: states(sentence, Expected.TIME, question), about={"flask"},
+        ).text()  # fmt: skip
+
+    assert quote(passage.text) == ""
+    assert "2010" in quote("The first release came out in April 2010.")  # no name of its own: about the title's
+
+
+def test_a_credit_answers_who_made_something_whatever_its_words(embedder) -> None:
+    """Fresh, twenty-fifth session: "Who is the author of Full Stack Python?" was refused over "Full Stack Python is
+    coded and written by Matt Makai.": a quote must say a term of the question beyond its names ("author"), and a
+    credit says it in other words. Asked who made something, a sentence that credits someone does."""
+    from docchat.app.answer_type import Expected, states
+    from docchat.app.citations import SentenceVectors
+    from docchat.app.extractive import extractive_answer
+
+    passages = [_passage(1, "Full Stack Python is coded and written by Matt Makai. He lives in Washington.", 0.9)]
+
+    def quote(question: str, passages: list[Passage] = passages) -> str:
+        return extractive_answer(
+            embedder.embed_query(question), passages, SentenceVectors(embedder.embed), question=question,
+            wanted=lambda sentence: states(sentence, Expected.NAME, question), beyond_names=True,
+        ).text()  # fmt: skip
+
+    assert "written by Matt Makai" in quote("Who is the author of Full Stack Python?")
+    assert quote("Who uses Full Stack Python?") == ""  # not a credit asked for: "uses" is not said
+    # a maker's noun credits no one by name (fsp-118 was quoted with it)
+    author = [_passage(1, "The Pony ORM author explains on a Stack Overflow answer how Pony ORM works.", 0.9)]
+    assert quote("Which company created the Pony ORM?", author) == ""
+
+
+def test_a_number_stated_only_of_something_else_is_no_answer() -> None:
+    """Fresh, twenty-fifth session: "How many employees does Uber have?" was answered "Uber's tech stack contains
+    ... Python ... [1] The project is currently running and in-use by thousands of CFPB employees. [2]": the count
+    is Collab's. A sentence stating the number asked for must name the question's subject (or cite a passage whose
+    title or heading does)."""
+    from docchat.app.answer_type import Expected
+    from docchat.app.citations import CheckedAnswer, stated_of_another
+    from docchat.app.schema import AnswerSentence
+
+    question = "How many employees does Uber have?"
+    passages = [_passage(1, "Uber's tech stack contains a significant amount of Python.", 0.9),
+                _passage(2, "Collab is in use by thousands of CFPB employees.", 0.8)]  # fmt: skip
+    first = AnswerSentence("Uber's tech stack contains a significant amount of Python.", [1], True)
+
+    def elsewhere(count: str, cited: int = 2) -> bool:
+        sentences = [first, AnswerSentence(count, [cited], True)]
+        checked = CheckedAnswer(sentences, [], claims=2, supported=2)
+        return stated_of_another(checked, Expected.QUANTITY, question, frozenset({"CFPB"}), {"uber"}, passages)
+
+    assert elsewhere("The project is in use by thousands of CFPB employees.")
+    assert not elsewhere("Uber has thousands of employees.")
+    passages[1] = replace(passages[1], title="Uber")  # the cited passage is titled on Uber
+    assert not elsewhere("The company has thousands of employees.")
+
+
 def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embedder) -> None:
     """Seen with the 0.5B: "Virtual environments (virtualenvs) [1] <<< Virtual environments, implemented by ..."."""
     from docchat.app.prompt import without_layout
@@ -1558,6 +1674,8 @@ def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embe
     said = "Jupyter Notebook uses JSON. [1] Jupyter Notebook Best Practices contains tips for beginners. [1]"
     assert without_layout(said, [page]) == said
     assert without_layout("[1] Jupyter Notebook\nIt uses JSON. [1]", [page]) == "It uses JSON. [1]"
+    miscopied = "It uses JSON. [1] >>] It is stored as text."  # a fence miscopied (fsp-009)
+    assert without_layout(miscopied, [page]) == "It uses JSON. [1] It is stored as text."
     reply = "<<< Collab was built by the Consumer Financial Protection Bureau [1]. >>>"
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated" and "<<<" not in answer.answer and ">>>" not in answer.answer, answer.answer
@@ -1590,6 +1708,10 @@ def test_the_ellipses_joining_trimmed_passage_sentences_are_not_copied_into_the_
     answer = _answer_with_reply(store, embedder, reply)
     assert answer.mode == "generated" and "…" not in answer.answer, answer.to_dict()
     assert [s.text[:9] for s in answer.sentences] == ["Collab wa", "It is use"], answer.to_dict()
+    # a run of passage sentences copied with the "…" between them is left out (fsp-102: a change log's items)
+    reply = "Collab was built by the CFPB agency [1]. The project is running … It is used by CFPB employees [1]."
+    answer = _answer_with_reply(store, embedder, reply)
+    assert [s.text for s in answer.sentences] == ["Collab was built by the CFPB agency."], answer.to_dict()
 
 
 def test_a_repetition_loop_is_never_an_answer(store, embedder) -> None:

@@ -349,6 +349,9 @@ def test_what_a_notice_says_the_question_wants() -> None:
     assert asks_creator("Who created the Caddy web server?") and asks_creator("Which company maintains Gunicorn?")
     assert asks_creator("Who originally designed Flask, and when?")
     assert not asks_creator("Who uses Flask?")
+    # the maker as a noun (fresh, twenty-fifth session); not who a name is
+    assert asks_creator("Who is the current maintainer of Celery?") and asks_creator("Who's the author of Flask?")
+    assert not asks_creator("Who is Matt Makai?")
     assert not asks_creator("Which framework does Reddit use, and who built it?")  # the first clause only
     credited = "a name credited with it (such as “created by …”)"
     assert wanted_description(Expected.NAME, "Who founded Sentry?") == credited
@@ -370,3 +373,19 @@ def test_a_credit_names_a_maker_not_what_inspired_or_powers_it() -> None:
     written = "Full Stack Python is coded and written by Matt Makai."
     assert states(written, Expected.NAME, "Who maintains the Full Stack Python site?")
     assert states("Collab by the U.S. government's CFPB agency is an intranet.", Expected.NAME, "Who built Collab?")
+
+
+@pytest.mark.parametrize(
+    ("question", "purpose"),
+    [
+        ("What does Reddit use for its frontend?", {"frontend"}),
+        ("what do companies use to deploy Flask apps", {"deploy", "flask", "app"}),
+        ("What does Mozilla use Python for?", set()),
+        ("What is Jupyter Notebook used for?", set()),
+        ("Which company uses Python for chaos engineering?", set()),
+    ],
+)
+def test_the_purpose_a_what_does_x_use_for_question_names(question: str, purpose: set[str]) -> None:
+    from docchat.app.answer_type import asked_purpose
+
+    assert asked_purpose(question) == purpose
