@@ -230,8 +230,8 @@ def _in_either_number(noun: str, before: str = "") -> re.Pattern[str]:
 def asked_kind(question: str) -> re.Pattern[str] | None:
     """The kind of thing a "which" question asks for, as a pattern that finds it in a text in either number: a noun
     with the word before it ("Which intelligence agencies use Python?": "intelligence agenc(y|ies)"), or a kind of
-    software alone in a question of one clause ("What database does Reddit use?": "database"; it was answered
-    "Reddit uses Python ...": fresh, twenty-fourth session). None when the question names no such kind (a bare
+    software alone in a question of one clause ("What database does Reddit use?": "database"; seed-088 was answered
+    "Reddit uses Python ..." until the twenty-fifth session). None when the question names no such kind (a bare
     "Which companies ...?", whose answers name companies without saying "company")."""
     if match := _asked_kind_match(question):
         return _in_either_number(match.group(2), rf"{re.escape(match.group(1))}[\s-]+")
