@@ -111,7 +111,9 @@ _WHAT_NAMED_IS = re.compile(
     rf"(?i:{_LEAD}(?:who|what) (?:is|was|are|were)(?: an?| the)?) (?:[A-Z][\w.'+#-]*\s*)+\??\s*$"
 )
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
-_AUXILIARY = r"does|do|did|is|are|was|were|has|have|had|can|could|will|would|should"
+# the auxiliaries a "which/what <noun>" question goes on with ("Which ORM does ...", "What database is ...")
+AUXILIARIES = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would")
+_AUXILIARY = "|".join((*AUXILIARIES, "should"))
 # kinds of software a bare noun asks for ("What database does Reddit use?"): what the passages call one answers
 _COMPONENT_NOUNS = (
     r"databases?|orms?|frameworks?|librar(?:y|ies)|languages?|licen[cs]es?|engines?|servers?|editors?|protocols?|"

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from docchat.app.answer_type import (
+    AUXILIARIES,
     WORD,
     asks_creator,
     asks_credit,
@@ -58,9 +59,8 @@ _STANDS_IN = re.compile(
 
 # "Under which licenses are ...?", "Which static site generator did ...?": the noun naming what is asked for, which a
 # sentence that answers holds more often than not ("... under the AGPL 3 license")
-_AUXILIARIES = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would")
 _FOCUS = re.compile(
-    rf"\b(?:which|what)((?:\s+[a-z][\w-]*){{1,3}}?)(?=\s+(?:{'|'.join(_AUXILIARIES)}|should)\b)"
+    rf"\b(?:which|what)((?:\s+[a-z][\w-]*){{1,3}}?)(?=\s+(?:{'|'.join(AUXILIARIES)}|should)\b)"
     r"|\b(?:which|what)\s+([a-z][\w-]*)",
     re.I,
 )
@@ -87,7 +87,7 @@ def focus_terms(question: str) -> set[str]:
     for match in _FOCUS.finditer(question):
         phrase = match.group(1).split() if match.group(1) else [match.group(2)]
         nouns.append(phrase[-1] if match.group(1) else phrase[0])
-    return {term for noun in nouns if noun.lower() not in _AUXILIARIES for term in content_words(noun)} - QUESTION_WORDS
+    return {term for noun in nouns if noun.lower() not in AUXILIARIES for term in content_words(noun)} - QUESTION_WORDS
 
 
 class _Candidate(NamedTuple):
