@@ -43,6 +43,7 @@ from docchat.app.answer_type import (
     FIGURE,
     MADE,
     Expected,
+    asked_noun,
     first_clause,
     names_in,
     opening_name,
@@ -672,13 +673,20 @@ def unquoted_names(question: str, checked: CheckedAnswer, asked_for: set[str] | 
     return [] if any(_names(said, name) for name in names) else sorted(names)
 
 
-def outside_the_asked_kind(question: str, kind: re.Pattern[str], answer: str, passages: list[Passage]) -> list[str]:
+def outside_the_asked_kind(
+    question: str,
+    kind: re.Pattern[str],
+    answer: str,
+    passages: list[Passage],
+    pervasive: Callable[[str], bool] = lambda name: False,
+) -> list[str]:
     """The names ``answer`` gives (that ``question`` does not) when the passages call other things what the question
     asks for (``kind``: :func:`asked_kind`'s) and none of these: "Which intelligence agencies use Python?" answered
     "NASA uses Python extensively." over "... to intelligence agencies like the CIA, FBI and NSA." (fresh,
     twenty-first session). A name counts as called so in a sentence that says the kind ("intelligence agencies",
-    "web framework"), or in the list it introduces, or under a title or heading that says it. Empty when no passage
-    says it or the answer names nothing new."""
+    "web framework"), or in the list it introduces, or under a title or heading that says it; a ``pervasive`` name
+    (one a large collection is about: "Python") only where a sentence calls it one (:func:`called_the_kind`). Empty
+    when no passage says the kind or the answer names nothing new."""
     given = {fact for fact in key_facts(MARKER.sub(" ", answer)) - key_facts(question) if fact[:1].isalpha()}
     if not given:
         return []
@@ -692,9 +700,50 @@ def outside_the_asked_kind(question: str, kind: re.Pattern[str], answer: str, pa
             if kind.search(" ".join(sentence.split())):
                 places.append(" ".join([sentence, *list_after(passage.text, group, i)]))
     said = "\n".join(places).lower()
-    if not places or any(holds_word(said, name) for name in given):
+    if not places:
         return []
+    texts = [" ".join(p.text.split()) for p in passages]
+    kinds = [kind, asked_noun(question) or kind]  # "Python either as a primary language": a programming one
+    for name in given:
+        if not pervasive(name) and holds_word(said, name):
+            return []
+        if pervasive(name) and any(called_the_kind(name, k, text) for k in kinds for text in texts):
+            return []
     return sorted(given)
+
+
+def called_the_kind(name: str, kind: re.Pattern[str], text: str) -> bool:
+    """Whether ``text`` calls ``name`` the ``kind`` in so many words: "Python is a programming language", "with
+    Python either as a primary language", "databases such as PostgreSQL", "the Django web framework" (not "the
+    Python standard library", a library for Python). A name a large collection is about ("Python") is near every
+    kind's word there ("Python developers use databases"), so only this counts for it: "What database does Netflix
+    use?" was answered "Netflix uses Python ..." over the Databases page (fsp-127)."""
+    word, what = rf"(?<!\w){re.escape(name)}(?!\w)", rf"(?:{kind.pattern})"
+    return any(
+        re.search(pattern, text, re.I)
+        for pattern in (
+            rf"{word}[^.;:]{{0,30}}?\b(?:is|are|was|were|as)\s+(?:[\w-]+\s+){{0,3}}?{what}",
+            rf"{what}[^.;:]{{0,20}}?\b(?:such as|like|including|e\.g\.)\s[^.;]*?{word}",
+            rf"\bthe\s+{word}\s+{what}",
+        )
+    )
+
+
+# verbs that only tie a question's subject to the kind it asks for ("What database does Netflix use / run on?"):
+# an answer that says them says nothing yet of what was asked
+_TYING_VERBS = frozenset(split_terms("use uses used using run runs have has rely relies depend depends"))
+
+
+def kind_unaddressed(question: str, kind: re.Pattern[str], answer: str, passages: list[Passage]) -> bool:
+    """Whether ``answer`` says nothing of what ``question`` asks when no passage says the kind it asks for
+    (``kind``: :func:`asked_kind`'s) and neither does the answer, nor any other term of the question beyond its
+    names and the verbs that tie them to the kind: "What editor does Netflix use?" over the seed document, which
+    never says "editor", answered "Netflix uses Python throughout their organization ...". "What language is Flask
+    written in?" answered "Flask is written in Python." says "written", and is left alone."""
+    if kind.search(answer) or any(kind.search(f"{p.title}\n{p.heading}\n{p.text}") for p in passages):
+        return False
+    rest = terms_beyond_names(kind.sub(" ", question)) - _TYING_VERBS
+    return not said_of(rest, MARKER.sub(" ", answer))
 
 
 # "On the Django page, ...?", "... does the Git page contrast Git with?", "According to the Pelican static site

@@ -529,6 +529,37 @@ def test_a_kind_of_software_asked_for_alone_must_be_what_the_passages_call_the_a
     assert answer.mode == "generated", answer.to_dict()
 
 
+def test_a_name_a_large_collection_is_about_counts_only_where_called_the_kind() -> None:
+    """fsp-127: "What database does Netflix use?" was answered "Netflix uses Python ..." over the Databases page,
+    where "Python" is near "database" as it is near every word of a Python site. Such a name counts only where a
+    sentence calls it the kind; other names as before."""
+    from docchat.app.answer_type import asked_kind
+    from docchat.app.citations import called_the_kind, outside_the_asked_kind
+
+    question = "What database does Netflix use?"
+    kind = asked_kind(question)
+    assert kind is not None
+    page = _passage(
+        1, "Python developers use databases to store data. PostgreSQL is a database. Netflix uses Python.", 0.9
+    )
+    page.title = "Databases"
+    assert outside_the_asked_kind(question, kind, "Netflix uses Python.", [page]) == []  # near "databases"
+    pervasive = {"python"}.__contains__
+    assert outside_the_asked_kind(question, kind, "Netflix uses Python.", [page], pervasive) == ["python"]
+    assert outside_the_asked_kind(question, kind, "Netflix uses PostgreSQL.", [page], pervasive) == []
+    language = asked_kind("What programming language does Netflix use?")
+    assert language is not None
+    assert called_the_kind("python", language, "Python is a general-purpose programming language.")
+    bare = asked_kind("What language does Netflix use?")
+    assert bare is not None and called_the_kind("python", bare, "with Python either as a primary language or the glue")
+    assert not called_the_kind("python", asked_kind("Which library does Netflix use?"), "the Python standard library")
+    framework = asked_kind("Which web framework is Wagtail built on?")
+    assert framework is not None and called_the_kind("django", framework, "built with the Django web framework")
+    assert not called_the_kind("python", language, "Python developers use many programming languages.")
+    assert called_the_kind("postgresql", kind, "relational databases such as SQLite, PostgreSQL and MySQL")
+    assert not called_the_kind("python", kind, "relational databases such as SQLite, PostgreSQL and MySQL")
+
+
 def test_kinds_of_software_asked_for_alone() -> None:
     """The bare noun counts in a question of one clause; "Which companies ...?" names companies without the noun."""
     from docchat.app.answer_type import asked_kind
@@ -544,6 +575,44 @@ def test_kinds_of_software_asked_for_alone() -> None:
         "python"
     ]
     assert outside_the_asked_kind("What database does Instagram use?", kind, "PostgreSQL.", [passage]) == []
+
+
+def test_an_answer_that_says_nothing_of_a_kind_no_passage_says_is_a_refusal(store, embedder) -> None:
+    """fsp-127: "What database does Netflix use?" over passages that never say "database" was answered "Netflix
+    uses Python throughout their organization ...": no passage says the kind, so it had nothing to be held to, and
+    the answer says nothing of it. Refused now (the quotes must say the kind, and none does), and so are quotes that
+    say nothing of what was asked ("Which editor does Guido van Rossum use?": fresh, twenty-sixth session). (Replies:
+    a fake Ollama.)"""
+    reply = "Netflix uses Python throughout their organization to run chaos engineering tests. [1]"
+    answer = _ask_with_reply(store, embedder, "What editor does Netflix use?", reply)
+    assert answer.abstained, answer.to_dict()
+    # an answer no passage supports falls back to quotes, held to the same: "Netflix uses Python ..." is no editor
+    answer = _ask_with_reply(store, embedder, "Which editor does Netflix use?", "Netflix has teams with tools. [1]")
+    assert answer.abstained and answer.notice.startswith("Neither the closest sentences"), answer.to_dict()
+    reply = "A significant portion of Reddit is built in Python. [3]"  # says "built": left to the other checks
+    answer = _ask_with_reply(store, embedder, "What compiler is Reddit built in?", reply)
+    assert answer.mode == "generated" and "Python" in answer.answer, answer.to_dict()
+
+
+def test_what_an_answer_must_say_when_no_passage_says_the_kind() -> None:
+    """The check behind the test above: a kind said by a passage or by the answer, or another term of the question
+    the answer says ("written"), leaves the answer alone; the verbs that only tie the subject to the kind do not."""
+    from docchat.app.answer_type import asked_kind
+    from docchat.app.citations import kind_unaddressed
+
+    netflix = _passage(1, "Netflix uses Python throughout their organization to run chaos engineering tests.", 0.9)
+    kind = asked_kind("What database does Netflix use?")
+    assert kind is not None
+    assert kind_unaddressed("What database does Netflix use?", kind, "Netflix uses Python. [1]", [netflix])
+    assert kind_unaddressed("What database does Netflix run on?", kind, "Netflix runs Python.", [netflix])
+    assert not kind_unaddressed("What database does Netflix use?", kind, "Netflix has a database.", [netflix])
+    postgres = _passage(2, "Netflix stores data in a PostgreSQL database.", 0.9)
+    assert not kind_unaddressed("What database does Netflix use?", kind, "Netflix uses Python.", [netflix, postgres])
+    language = asked_kind("What language is Flask written in?")
+    flask = _passage(3, "Flask is a micro web framework for Python.", 0.9)
+    assert language is not None
+    assert not kind_unaddressed("What language is Flask written in?", language, "Flask is written in Python.", [flask])
+    assert kind_unaddressed("What language is Flask written in?", language, "Flask is a Python framework.", [flask])
 
 
 def test_a_purpose_asked_about_must_be_said(store, embedder) -> None:
