@@ -529,6 +529,27 @@ def test_a_kind_of_software_asked_for_alone_must_be_what_the_passages_call_the_a
     assert answer.mode == "generated", answer.to_dict()
 
 
+def test_the_name_a_large_collection_is_about_is_no_server_for_being_near_the_word(
+    store, embedder, monkeypatch
+) -> None:
+    """fsp-127 in the engine: "Dropbox uses Python ..." for "What server does Dropbox use?" stands over the seed
+    document, where "Python" is in the sentence that says "server" ("... use Python to script the server's
+    configuration"). Counted as a large collection, whose every chunk names Python, that is no longer enough: no
+    sentence calls Python a server. (Replies: a fake Ollama.)"""
+    import docchat.app.engine as engine_module
+
+    question = "What server does Dropbox use?"
+    retrieved = _ask_with_reply(store, embedder, question, "Dropbox uses Python. [1]").retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "Dropbox is well-known" in p.text)
+    reply = f"Dropbox is well-known for using Python across their application development. [{number}]"
+    answered = _ask_with_reply(store, embedder, question, reply)
+    assert answered.mode == "generated" and "Dropbox" in answered.answer, answered.to_dict()  # 9 chunks: left alone
+    monkeypatch.setattr(engine_module, "ABSENT_WORD_MIN_CHUNKS", 1)
+    checked = _ask_with_reply(store, embedder, question, reply)
+    assert checked.mode != "generated", checked.to_dict()
+    assert checked.abstained or all("Dropbox is well-known" not in c.quote for c in checked.citations)
+
+
 def test_a_name_a_large_collection_is_about_counts_only_where_called_the_kind() -> None:
     """fsp-127: "What database does Netflix use?" was answered "Netflix uses Python ..." over the Databases page,
     where "Python" is near "database" as it is near every word of a Python site. Such a name counts only where a
