@@ -436,7 +436,7 @@ class Engine:
             elif asked and all(
                 kind_unaddressed(standalone, pattern, checked.supported_text, passages)
                 for pattern in filter(None, [asked, asked_noun(standalone)])
-            ):  # "What database does Netflix use?" answered "Netflix uses Python ..." over passages without one
+            ):  # "What editor does Netflix use?" answered "Netflix uses Python ..." over passages that never say it
                 notice = "Neither the model's answer nor its passages say what the question asks for; these are " \
                     "direct quotes instead."  # fmt: skip
                 kind = asked  # and the quotes must say it
