@@ -705,9 +705,10 @@ def outside_the_asked_kind(
     texts = [" ".join(p.text.split()) for p in passages]
     kinds = [kind, asked_noun(question) or kind]  # "Python either as a primary language": a programming one
     for name in given:
-        if not pervasive(name) and holds_word(said, name):
-            return []
-        if pervasive(name) and any(called_the_kind(name, k, text) for k in kinds for text in texts):
+        if pervasive(name):
+            if any(called_the_kind(name, k, text) for k in kinds for text in texts):
+                return []
+        elif holds_word(said, name):
             return []
     return sorted(given)
 
@@ -736,10 +737,17 @@ _TYING_VERBS = frozenset(split_terms("use uses used using run runs have has rely
 
 def kind_unaddressed(question: str, kind: re.Pattern[str], answer: str, passages: list[Passage]) -> bool:
     """Whether ``answer`` says nothing of what ``question`` asks when no passage says the kind it asks for
-    (``kind``: :func:`asked_kind`'s) and neither does the answer, nor any other term of the question beyond its
-    names and the verbs that tie them to the kind: "What editor does Netflix use?" over the seed document, which
-    never says "editor", answered "Netflix uses Python throughout their organization ...". "What language is Flask
-    written in?" answered "Flask is written in Python." says "written", and is left alone."""
+    (``kind``: :func:`asked_kind`'s, nor the noun of a two-word kind alone) and neither does the answer, nor any other
+    term of the question beyond its names and the verbs that tie them to the kind: "What editor does Netflix use?"
+    over the seed document, which never says "editor", answered "Netflix uses Python throughout their organization
+    ...". "What language is Flask written in?" answered "Flask is written in Python." says "written", and is left
+    alone."""
+    return all(
+        _unaddressed(question, pattern, answer, passages) for pattern in filter(None, [kind, asked_noun(question)])
+    )
+
+
+def _unaddressed(question: str, kind: re.Pattern[str], answer: str, passages: list[Passage]) -> bool:
     if kind.search(answer) or any(kind.search(f"{p.title}\n{p.heading}\n{p.text}") for p in passages):
         return False
     rest = terms_beyond_names(kind.sub(" ", question)) - _TYING_VERBS

@@ -433,10 +433,8 @@ class Engine:
                 notice = f"The passages do not call {', '.join(stray)} what the question asks for; these are " \
                     "direct quotes instead."  # fmt: skip
                 kind = asked  # and the quotes are sentences that say it ("intelligence agencies")
-            elif asked and all(
-                kind_unaddressed(standalone, pattern, checked.supported_text, passages)
-                for pattern in filter(None, [asked, asked_noun(standalone)])
-            ):  # "What editor does Netflix use?" answered "Netflix uses Python ..." over passages that never say it
+            elif asked and kind_unaddressed(standalone, asked, checked.supported_text, passages):
+                # "What editor does Netflix use?" answered "Netflix uses Python ..." over passages that never say it
                 notice = "Neither the model's answer nor its passages say what the question asks for; these are " \
                     "direct quotes instead."  # fmt: skip
                 kind = asked  # and the quotes must say it
@@ -502,8 +500,7 @@ class Engine:
                             llm=llm.name, notice=f"The closest sentences name {', '.join(stray)}, which the passages "
                             "do not call what the question asks for.")  # fmt: skip
                 return
-            kinds = [asked, asked_noun(standalone)] if asked and kind is None and quoted else []
-            if kinds and all(kind_unaddressed(standalone, p, quoted, passages) for p in filter(None, kinds)):
+            if asked and kind is None and quoted and kind_unaddressed(standalone, asked, quoted, passages):
                 # "Which editor does Netflix use?" quoted with "Netflix uses Python ..." over the seed document, which
                 # never says "editor": the quotes say nothing that was asked (twenty-sixth session)
                 yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
