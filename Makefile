@@ -56,6 +56,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/prefill.py
 	$(BIN)/python bench/query.py
 
 eval: install

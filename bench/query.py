@@ -7,7 +7,8 @@ shipped default and SmolLM2-135M, same run), and the same retrieval through llam
 collection with the same model (torch, as llama-index's HuggingFaceEmbedding runs it).
 Both run in this process, one after the other. Figures go to stdout and bench/out/query.json.
 
-    .venv/bin/python bench/query.py [--corpus PATH] [--questions 50] [--llm-questions 50]
+    .venv/bin/python bench/query.py [--corpus PATH] [--data-dir DIR] [--collection NAME] [--questions 50]
+        [--llm-questions 50]
 """
 
 from __future__ import annotations
@@ -95,12 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared/corpora/fullstackpython")
     parser.add_argument("--data-dir", type=Path, default=REPO / "bench/out/data")
+    parser.add_argument("--collection", default="bench-fsp", help="an existing one of the corpus is re-used")
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--llm-questions", type=int, default=50, help="how many also get a full LLM answer")
     parser.add_argument("--models", default=f"{Settings().llm.model},smollm2-135m", help="chat models, comma-separated")
     args = parser.parse_args()
 
-    settings = Settings(data_dir=args.data_dir, collection="bench-fsp")
+    settings = Settings(data_dir=args.data_dir, collection=args.collection)
     print(f"machine: {machine_line()}")
     print(
         f"settings: embed {settings.embedding.model} ({settings.embedding.backend}), "

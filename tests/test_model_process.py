@@ -157,6 +157,30 @@ def test_the_model_ignores_port_host_and_its_settings_in_the_environment(
             llm.server.stop()
 
 
+@pytest.mark.slow  # runs the real SmolLM2 model
+@pytest.mark.parametrize("flash_attention", [True, False])
+def test_the_model_process_keeps_only_the_last_logits_and_takes_the_flash_attention_setting(
+    tmp_path: Path, flash_attention: bool
+) -> None:
+    """llama_cpp.server's own default computes and keeps the logits of every prompt token (a fifth of the time to
+    read a prompt, bench/prefill.py): the model process is started without, so it refuses a logprobs request."""
+    import openai
+
+    # a context size no other test uses: a model process of its own, started with this setting
+    settings = Settings(data_dir=tmp_path, llm_model="smollm2-135m", llm_context=1280,
+                        llm_flash_attention=flash_attention)  # fmt: skip
+    llm = build_llm(settings)
+    try:
+        client = openai.OpenAI(base_url=llm.server.base_url(), api_key="unused", max_retries=0)
+        assert client.completions.create(model="m", prompt="Hi", max_tokens=2).choices[0].text
+        with pytest.raises(openai.APIError):
+            client.completions.create(model="m", prompt="Hi", max_tokens=2, logprobs=1)
+        arguments = Path(f"/proc/{llm.server.pid}/cmdline").read_text().split("\0")
+        assert arguments[arguments.index("--flash_attn") + 1] == str(flash_attention)
+    finally:
+        llm.server.stop()
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
     settings = Settings(data_dir=tmp_path_factory.mktemp("model-process"), llm_model="smollm2-135m",

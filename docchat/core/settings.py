@@ -268,6 +268,12 @@ class LLMSettings(_Group):
         description="CPU threads llama.cpp reads the prompt with (llama.cpp's own default: every core).",
         validation_alias="llm_threads_batch",
     )
+    flash_attention: bool = Field(
+        True,
+        description="llama.cpp's flash attention: reads a prompt faster on CPU (bench/prefill.py); off gives the "
+        "plain attention kernels (other rounding, so other greedy text now and then).",
+        validation_alias="llm_flash_attention",
+    )
     profile: str | None = Field(
         None,
         description="Model profile name (docchat/components/llm/profiles.py); unset: the model's own, or default.",

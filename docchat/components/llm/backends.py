@@ -194,14 +194,17 @@ _SERVERS: dict[tuple[Any, ...], LlamaServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def shared_server(model_path: Path, n_ctx: int, n_threads: int, n_threads_batch: int, log_file: Path) -> LlamaServer:
+def shared_server(
+    model_path: Path, n_ctx: int, n_threads: int, n_threads_batch: int, flash_attention: bool, log_file: Path
+) -> LlamaServer:
     """One model process per model and configuration in this process, shared by every engine and session."""
-    key = (model_path, n_ctx, n_threads, n_threads_batch)
+    key = (model_path, n_ctx, n_threads, n_threads_batch, flash_attention)
     with _SERVERS_LOCK:
         if key not in _SERVERS:
             _SERVERS[key] = LlamaServer(
-                model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch, log_file=log_file
-            )
+                model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch,
+                flash_attention=flash_attention, log_file=log_file,
+            )  # fmt: skip
         return _SERVERS[key]
 
 
@@ -422,7 +425,7 @@ def _backend(settings: Settings, profile: ModelProfile) -> ChatLLM:
     if settings.llm.backend == "llamacpp":
         server = shared_server(
             model_path(settings), profile.context, settings.llm.threads, settings.llm.threads_batch,
-            settings.store.data_dir / "logs" / "model-server.log",
+            settings.llm.flash_attention, settings.store.data_dir / "logs" / "model-server.log",
         )  # fmt: skip
         return LocalLlamaChat(server, profile=profile, timeout=settings.llm.timeout,
                               temperature=settings.llm.temperature)  # fmt: skip

@@ -31,8 +31,9 @@ def check_model(settings: Settings, tokens: int = 4) -> CheckResult:
     path = model_path(settings)
     log_file = settings.store.data_dir / "logs" / "model-check.log"
     server = LlamaServer(
-        path, n_ctx=512, n_threads=settings.llm.threads, n_threads_batch=settings.llm.threads_batch, log_file=log_file
-    )
+        path, n_ctx=512, n_threads=settings.llm.threads, n_threads_batch=settings.llm.threads_batch,
+        flash_attention=settings.llm.flash_attention, log_file=log_file,
+    )  # fmt: skip
     try:
         llm = LocalLlamaChat(server, profile=get_profile("default"), timeout=60.0, temperature=0.0)
         try:
