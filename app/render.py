@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+from docchat.app.citations import MARKER
 from docchat.app.extractive import QUOTED_PREFIX
 from docchat.app.schema import Answer, Citation, Passage
 
 WITHDRAWN = "(The model's text above did not pass the checks; it is not the answer.)"
+CHECKED = "Checked answer:"  # the model's text as the checks left it, when they changed its wording
+_SPACED_STOP = re.compile(r"\s+([.,;:!?])")
 
 
 def lines_label(unit: str, lines: tuple[int, int], page: int | None = None) -> str:
@@ -44,17 +49,38 @@ def added_quotes(answer: Answer) -> str:
     return " ".join(f"{s.text} {''.join(f'[{n}]' for n in s.citations)}".strip() for s in tail)
 
 
-def render_sources(answer: Answer, *, streamed: bool) -> str:
-    """What follows the streamed answer: the checked answer if it changed, then the numbered sources."""
+def _wording(text: str) -> str:
+    """``text`` without citation markers and layout white space ("Bureau [1]." reads as "Bureau. [1]")."""
+    return _SPACED_STOP.sub(r"\1", " ".join(MARKER.sub(" ", text).split()))
+
+
+def _model_part(answer: Answer) -> str:
+    """A generated answer's own sentences with their markers (before any quotes the check added)."""
+    own = []
+    for sentence in answer.sentences:
+        if sentence.text == QUOTED_PREFIX:
+            break
+        own.append(f"{sentence.text} {''.join(f'[{n}]' for n in sentence.citations)}".strip())
+    return " ".join(own)
+
+
+def render_sources(answer: Answer, *, streamed: str) -> str:
+    """What follows the ``streamed`` text (the model's text as it was generated; "" when nothing was): the
+    checked answer where it is not what was streamed, then the numbered sources."""
     parts: list[str] = []
     if streamed and answer.mode != "generated":  # the streamed text stays on the terminal: say it is not the answer
         parts.append(f"\n\n{WITHDRAWN}")
     if not streamed or answer.mode != "generated":
         parts.append(("\n" if streamed else "") + (f"{answer.notice}\n" if answer.notice else "") + answer.answer)
-    elif answer.notice:
-        parts.append(f"\n\n{answer.notice}")
-        if added := added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)
-            parts.append(f"\n{added}")
+    else:
+        # the checks reword what they keep ("The passage states that X ..." is "X ..."; a sentence said twice is
+        # said once): the terminal shows what they left, as the UI replaces the streamed text with it
+        if (own := _model_part(answer)) and _wording(own) != _wording(streamed):
+            parts.append(f"\n\n{CHECKED} {own}")
+        if answer.notice:
+            parts.append(f"\n\n{answer.notice}")
+            if added := added_quotes(answer):  # quotes the check added after the streamed answer (parts it left out)
+                parts.append(f"\n{added}")
     unsupported = [s.text for s in answer.sentences if not s.supported]
     if unsupported:
         parts.append("\n\nNot supported by the documents:\n" + "\n".join(f"  ? {text}" for text in unsupported))

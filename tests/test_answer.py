@@ -1772,16 +1772,26 @@ def test_the_prompts_passage_layout_copied_into_an_answer_is_removed(store, embe
 
 
 def test_the_cli_says_when_the_streamed_text_is_not_the_answer(store, embedder) -> None:
-    """The terminal keeps what was streamed: after a refusal or quotes it says that text is not the answer."""
-    from docchat.app.render import WITHDRAWN, render_sources
+    """The terminal keeps what was streamed: after a refusal or quotes it says that text is not the answer, and
+    where the checks reworded a kept answer ("The passage states that ..."), it shows the checked one."""
+    from docchat.app.render import CHECKED, WITHDRAWN, render_sources
 
-    refused = _ask_with_reply(store, embedder, "Which database does Collab use?", "Collab uses Oracle Database [1].")
+    wrong = "Collab uses Oracle Database [1]."
+    refused = _ask_with_reply(store, embedder, "Which database does Collab use?", wrong)
     assert refused.abstained, refused.to_dict()
-    shown = render_sources(refused, streamed=True)
+    shown = render_sources(refused, streamed=wrong)
     assert WITHDRAWN in shown and shown.index(WITHDRAWN) < shown.index(refused.answer), shown
-    assert WITHDRAWN not in render_sources(refused, streamed=False)
-    kept = _answer_with_reply(store, embedder, "Collab was built by the Consumer Financial Protection Bureau [1].")
-    assert kept.mode == "generated" and WITHDRAWN not in render_sources(kept, streamed=True)
+    assert WITHDRAWN not in render_sources(refused, streamed="")
+    said = "Collab was built by the Consumer Financial Protection Bureau [1]."
+    kept = _answer_with_reply(store, embedder, said)
+    shown = render_sources(kept, streamed=said)
+    assert kept.mode == "generated" and WITHDRAWN not in shown and CHECKED not in shown, shown
+    reworded = f"The passage states that {said[0].lower()}{said[1:]}"
+    checked = _answer_with_reply(store, embedder, reworded)
+    shown = render_sources(checked, streamed=reworded)
+    assert checked.mode == "generated" and WITHDRAWN not in shown, checked.to_dict()
+    after = shown.split(f"{CHECKED} ", 1)[-1]
+    assert CHECKED in shown and after.startswith("Collab was built by the Consumer Financial Protection"), shown
 
 
 def test_a_sentence_said_twice_is_kept_once(store, embedder) -> None:

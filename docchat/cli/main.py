@@ -140,12 +140,12 @@ def ask(
     else:
         turns = _read_history(history) if history else []
     engine = Engine(settings)
-    answer, streamed = None, False
+    answer, streamed = None, ""
     try:
         for event in engine.stream(question, turns, source_prefix=source_prefix):
             if isinstance(event, Token) and not as_json:
                 out.print(event.text, end="", soft_wrap=True, markup=False)
-                streamed = True
+                streamed += event.text
             elif isinstance(event, Final):
                 answer = event.answer
     except DocchatError as error:
