@@ -327,6 +327,26 @@ def unfinished(sentence: str) -> bool:
     return _UNFINISHED.search(MARKER.sub(" ", sentence).strip()) is not None
 
 
+_AGENT_Q = re.compile(
+    r"^who (?!(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|else)\b)(?:\w+ly )?([a-z]{3,}) "
+    r"(.+?)\W*$",
+    re.I,
+)
+
+
+def inverted(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` answers "Who VERB X?" with X doing it ("Who hired Guido van Rossum?" answered "Guido van
+    Rossum hired Jessica McKellar ..." over "Dropbox ... hiring ... Guido van Rossum and Jessica McKellar"): the
+    question's object as the subject of its own verb says nothing of who did it, however true its words look."""
+    match = _AGENT_Q.match(" ".join(question.split()))
+    if not match:
+        return False
+    verb, thing = match.group(1).lower(), match.group(2)
+    stem = re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb
+    said = " ".join(MARKER.sub(" ", sentence).split())
+    return re.match(rf"(?:the )?{re.escape(thing)} (?:\w+ly )?{re.escape(stem)}\w*\b(?! by\b)", said, re.I) is not None
+
+
 def best_relevance(passages: list[Passage]) -> float:
     """What the gate compares with ``min_relevance``: the highest :attr:`Passage.gate_relevance` (0 when there are
     no passages)."""
@@ -927,7 +947,8 @@ def check_answer(
             sentences.append(AnswerSentence(text, list(named), True))
             continue
         claims += 1
-        if (asked and said <= asked) or unfinished(text):  # the question restated, or a sentence broken off
+        if (asked and said <= asked) or unfinished(text) or inverted(question, text):  # the question restated, a
+            # sentence broken off, or the asked one's object doing what the question asks who did
             sentences.append(AnswerSentence(text, [], False))
             continue
         checks = {n: support(text, n) for n in numbers}

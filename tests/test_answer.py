@@ -1017,6 +1017,30 @@ def test_a_sentence_that_breaks_off_is_no_claim(embedder) -> None:
     assert not unfinished("Node.js, Go and Java are mixed in. [1]")  # a verb's "in", not a name's
 
 
+def test_the_asked_ones_object_doing_what_the_question_asks_who_did_is_no_claim(embedder) -> None:
+    """seed-102 (twenty-seventh session): "Who hired Guido van Rossum?" answered "Guido van Rossum hired Jessica
+    McKellar ..." over "Dropbox ... hiring ... Guido van Rossum and Jessica McKellar" (every word is there); fresh,
+    "Who hired Jessica McKellar?" got "Jessica McKellar hired Guido van Rossum ...". Who did it is not said."""
+    from docchat.app.citations import SentenceVectors, check_answer, inverted
+
+    text = ("Dropbox cornered the market on hiring well-known Python core contributors such as Guido van Rossum "
+            "and Jessica McKellar.")  # fmt: skip
+    passage = _passage(1, text, 0.9)
+    question = "Who hired Guido van Rossum?"
+    turned = check_answer("Guido van Rossum hired Jessica McKellar. [1]", [passage], SentenceVectors(embedder.embed),
+                          question=question)  # fmt: skip
+    assert turned.claims == 1 and turned.supported == 0, turned.text()
+    said = check_answer("Dropbox hired Guido van Rossum. [1]", [passage], SentenceVectors(embedder.embed),
+                        question=question)  # fmt: skip
+    assert said.supported == 1, said.text()
+
+    assert inverted("Who originally created Flask?", "Flask created a new kind of microframework. [1]")
+    assert not inverted("Who created Flask?", "Flask was created by Armin Ronacher. [1]")
+    assert not inverted("Who built Collab?", "Collab built by the CFPB is an intranet.")  # passive, "by" follows
+    assert not inverted("Who is the creator of Flask?", "Flask is a microframework.")  # not a "who VERB" question
+    assert not inverted("Who uses Python?", "NASA uses Python.")
+
+
 def test_a_page_the_question_names_is_the_one_cited() -> None:
     """fsp-017 (sixteenth session): "On the Django page, which separate library ...?" got a second quote from the
     page on Flask extensions. A page the question names by its title's words is the one cited; a name no title
