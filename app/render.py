@@ -6,7 +6,7 @@ import re
 
 from docchat.app.citations import MARKER
 from docchat.app.extractive import QUOTED_PREFIX
-from docchat.app.schema import Answer, Citation, Passage
+from docchat.app.schema import Answer, AnswerSentence, Citation, Passage
 
 WITHDRAWN = "(The model's text above did not pass the checks; it is not the answer.)"
 CHECKED = "Checked answer:"  # the model's text as the checks left it, when they changed its wording
@@ -39,14 +39,18 @@ def heading_label(item: Citation | Passage) -> str:
     return "" if item.page is not None and item.heading == f"Page {item.page}" else item.heading
 
 
+def _marked(sentence: AnswerSentence) -> str:
+    """A sentence of an answer with its citation markers: "Collab was built by the CFPB. [1]"."""
+    return f"{sentence.text} {''.join(f'[{n}]' for n in sentence.citations)}".strip()
+
+
 def added_quotes(answer: Answer) -> str:
     """The quotes a generated answer got after the model's text (from the first "From the documents:" label on),
     with their markers; "" when it got none."""
     labels = [n for n, s in enumerate(answer.sentences) if s.text == QUOTED_PREFIX]
     if answer.mode != "generated" or not labels:
         return ""
-    tail = answer.sentences[labels[0] :]
-    return " ".join(f"{s.text} {''.join(f'[{n}]' for n in s.citations)}".strip() for s in tail)
+    return " ".join(_marked(s) for s in answer.sentences[labels[0] :])
 
 
 def _wording(text: str) -> str:
@@ -60,7 +64,7 @@ def _model_part(answer: Answer) -> str:
     for sentence in answer.sentences:
         if sentence.text == QUOTED_PREFIX:
             break
-        own.append(f"{sentence.text} {''.join(f'[{n}]' for n in sentence.citations)}".strip())
+        own.append(_marked(sentence))
     return " ".join(own)
 
 

@@ -69,7 +69,7 @@ class LlamaServer:
         n_threads: int,
         n_threads_batch: int,
         log_file: Path,
-        flash_attention: bool = True,
+        flash_attention: bool,
         start_timeout: float = 120.0,
     ) -> None:
         self.model_path = model_path
