@@ -6,7 +6,8 @@ time, quantity or name does not answer it, however close its sentences are to th
 ("Caddy is a web server created in 2015" for "Who created Caddy?" states a time, not a name), and "Is uWSGI
 faster than Gunicorn?" asks for a comparison ("than", or "faster"). "... the most?" or "What is the largest
 ...?" asks for a superlative, which only a text that states a degree answers, on top of any other kind asked
-("Which agency uses Python the most?": a name, and "most", "more than" or the like). Questions of other shapes
+("Which agency uses Python the most?": a name, and "most", "more than" or the like). "Why ...?" asks for a
+reason, which a text without a cause, purpose or condition does not give. Questions of other shapes
 ("What is ...?", "Which topics ...?", other yes/no questions) expect no particular kind and are not checked.
 Only the question's first clause is read: "When was X released, and which ...?" expects a time.
 """
@@ -29,12 +30,29 @@ class Expected(StrEnum):
     NAME = "a name"
     COMPARISON = "a comparison"
     SUPERLATIVE = "a superlative (such as “the most”)"
+    REASON = "a reason"
 
 
 _LEAD = r"^(?:(?:and|so|but|also|then|ok|okay|well)[, ]+)?"
 _TIME_Q = re.compile(
     _LEAD + r"(?:when\b|since when\b|(?:in|since|by|from|until) (?:what|which) (?:year|month|decade|date|day)\b"
     r"|(?:what|which) (?:year|month|decade|date|day)\b|how long ago\b)"
+)
+# "Why did Facebook move to Python 3?", "How come ...?", "For what reason ...?": a cause or purpose
+_REASON_Q = re.compile(_LEAD + r"(?:why\b|how come\b|for what reasons?\b|what (?:is|was|are|were) the reasons?\b)")
+# what states a reason, leniently (a purpose, a condition, a concession, a benefit): a text without any of these
+# explains nothing ("They've been very vocal about successfully making the migration ..." for "Why did Facebook
+# migrate?"); a purpose's "to" before a lower-case verb ("to run chaos engineering tests"), not before a name
+REASON_TEXT = re.compile(
+    r"\b(?:because|cause[sd]?|causing|due to|owing to|thanks to|since|as a result|results? in|resulted in|therefore|"
+    r"thus|hence|so|reasons?|(?:that|which|this) is why|if|unless|despite|although|though|allows?|allowed|enables?|"
+    r"enabled|lets|helps?|helped|makes? it|made it|benefits?|advantages?|gives?|provides?|promotes?|improves?|"
+    r"ensures?|avoids?|prevents?|reduces?|saves?|simplif(?:y|ies)|free(?:s|ing)|flexib(?:le|ility)|useful|needs?|"
+    r"needed|requires?|required|must|contribut(?:e|es|ed|ing) to|leads? to|led to|responsible for|features?|robust|"
+    r"stable|stability|reliab(?:le|ility)|performan(?:t|ce)|powerful|secure|security|efficien(?:t|cy)|mature|"
+    r"scalab(?:le|ility)|productiv(?:e|ity)|(?:easier|faster|better|simpler|cheaper|safer) (?:than|to|for))\b"
+    r"|\bto (?!(?:the|a|an|this|that|these|those|its|their|his|her|our|your|my|be|it|them)\b)(?-i:[a-z]{3,})\b",
+    re.I,
 )
 # measures, stated in figures ("a maximum database size of 281 TB"), not in words such as "one" or "single"
 _MEASURES = r"size|price|cost|costs|salary|limit|length|speed|rate|capacity|population|revenue|port|ports|timeout"
@@ -98,10 +116,13 @@ _CREDITS_BY_NAME = re.compile(  # the credit and the name together: "written by 
     rf"|[A-Z][\w.-]*,?(?: [a-z]+ly| also| then| and [A-Z][\w.-]*)? (?:{CREDIT_VERBS}|{_CREDIT_NOW}|began)"
     r"(?![\w-]| upon\b| on\b)"
 )
-_CREDITS_SOMEONE = re.compile(
-    rf"{_CREDITS_BY_NAME.pattern}"
-    r"|\b(?i:(?:co-?)?(?:creators?|founders?|authors?|inventors?|designers?|makers?|maintainers?|owners?|sponsors?))\b"
+# a maker's noun, which credits someone only with a name beside it: "Guido van Rossum, the creator of Python", "the
+# creator of Flask, Armin Ronacher"; "This podcast interview with the primary author of the Pyramid framework
+# explains ..." names no one (fresh, twenty-eighth session: quoted for "Who created the Pyramid web framework?")
+_CREDIT_NOUN = re.compile(
+    r"\b(?i:(?:co-?)?(?:creators?|founders?|authors?|inventors?|designers?|makers?|maintainers?|owners?|sponsors?))\b"
 )
+_CREDIT_NOUN_REACH = (4, 6)  # words before and after a maker's noun where the name it credits stands
 _RANK_TEXT = r"top|first|number one"  # a rank (or "#1"), whatever the degree asked
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 # "Which intelligence agencies ...?": the kind asked for, a noun with the word before it
@@ -207,7 +228,9 @@ def expected_answer(question: str) -> Expected | None:
         return None
     if asks_what_named_is(question):
         return None
-    for kind, pattern in ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q)):
+    kinds = ((Expected.TIME, _TIME_Q), (Expected.QUANTITY, _QUANTITY_Q), (Expected.NAME, _NAME_Q),
+             (Expected.REASON, _REASON_Q))  # fmt: skip
+    for kind, pattern in kinds:
         if pattern.search(clause):
             return kind
     if _COMPARISON_Q.search(clause):
@@ -231,12 +254,13 @@ def _in_either_number(noun: str, before: str = "") -> re.Pattern[str]:
 
 def asked_kind(question: str) -> re.Pattern[str] | None:
     """The kind of thing a "which" question asks for, as a pattern that finds it in a text in either number: a noun
-    with the word before it ("Which intelligence agencies use Python?": "intelligence agenc(y|ies)"), or a kind of
+    with the word before it ("Which intelligence agencies use Python?": "intelligence agenc(y|ies)"; a name may
+    stand between them, as in "the front-end Vue.js framework"), or a kind of
     software alone in a question of one clause ("What database does Reddit use?": "database"; seed-088 was answered
     "Reddit uses Python ..." until the twenty-fifth session). None when the question names no such kind (a bare
     "Which companies ...?", whose answers name companies without saying "company")."""
-    if match := _asked_kind_match(question):
-        return _in_either_number(match.group(2), rf"{re.escape(match.group(1))}[\s-]+")
+    if match := _asked_kind_match(question):  # a name may come between: "the front-end Vue.js framework"
+        return _in_either_number(match.group(2), rf"{re.escape(match.group(1))}[\s-]+(?-i:[A-Z][\w.+#-]*\s+)?")
     text = " ".join(question.lower().split()).rstrip(" ?")
     if first_clause(text) != text or not (component := _ASKED_COMPONENT.search(text)):
         return None
@@ -442,9 +466,11 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         comparison = _COMPARISON_Q.search(lowered)
         words = {"than", comparison.group(1) or comparison.group(2)} if comparison else {"than"}
         return any(_word(word).lower() in words for word in WORD.findall(text))
+    if expected is Expected.REASON:  # "Why ...?" is answered by a cause, a purpose, a condition (not by a question)
+        return REASON_TEXT.search(text) is not None and not text.rstrip(" \"”'[]0123456789").endswith("?")
     if is_credit(text):  # "Source: python.org" names who wrote the words before it: a name only when that is asked
         return asks_credit(question)
-    if asks_creator(clause) and not _CREDITS_SOMEONE.search(text):  # "Who created X?" is answered by a credit
+    if asks_creator(clause) and not credits_someone(text, question, known):  # "Who created X?" is answered by a credit
         return False
     if _ASKS_SAYER.search(clause) and not _SAYS.search(text):  # not "They've been very vocal about ..."
         return False
@@ -454,6 +480,25 @@ def states(text: str, expected: Expected, question: str = "", known: frozenset[s
         word.lower() not in asked and (_CODE_NAME.fullmatch(word) is not None or _is_name(word, position, known))
         for position, word in enumerate(words)
     )
+
+
+def credits_someone(text: str, question: str, known: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` credits someone with making or keeping something: "written by Matt Makai", "John Gruber
+    created ...", or a maker's noun with a name the question does not hold beside it ("Guido van Rossum, the
+    creator of Python"; not "the primary author of the Pyramid framework explains how Pyramid ...")."""
+    if _CREDITS_BY_NAME.search(text):
+        return True
+    asked = {_word(word).lower() for word in WORD.findall(question)}
+    reach_before, reach_after = _CREDIT_NOUN_REACH
+    for noun in _CREDIT_NOUN.finditer(text):
+        before = [_word(word) for word in WORD.findall(text[: noun.start()])]
+        start = max(len(before) - reach_before, 0)
+        nearby = [(i, before[i]) for i in range(start, len(before))]
+        nearby += [(len(before) + 1 + i, _word(word)) for i, word in enumerate(WORD.findall(text[noun.end() :]))]
+        nearby = [(i, word) for i, word in nearby if i <= len(before) + reach_after]
+        if any(word.lower() not in asked and _is_name(word, i, known) for i, word in nearby):
+            return True
+    return False
 
 
 def credits_by_name(text: str) -> bool:

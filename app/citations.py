@@ -117,6 +117,18 @@ _UNFINISHED = re.compile(
 # what a claim says something is written in ("Nginx is written in Python."): its language, first of a list
 _WRITTEN_IN = re.compile(r"\b(?:written|implemented|coded|programmed)(?: [a-z]+ly)? in ([A-Z][\w+#-]*(?:\.[A-Za-z]+)?)")
 DEFAULT_WORD = re.compile(r"\bdefaults?\b", re.I)  # what says something is a default
+# a claim that one thing happened because of another ("Facebook migrated to Python 3 at scale due to its vocal
+# support ..."), and what in a passage says why something is so: a cause the passage never gives is the model's
+_CAUSE_CLAIM = re.compile(
+    r"\b(?:because|due to|owing to|thanks to|as a result of|which is why|that is why"
+    r"|the reasons? (?:is|was|why|for))\b",
+    re.I,
+)
+_CAUSE_TEXT = re.compile(
+    r"\b(?:because|caus(?:e|es|ed|ing)|due to|owing to|thanks to|since|as a result|results? in|resulted in|therefore|"
+    r"thus|hence|so that|in order to|reasons?|why|allows?|allowed|enables?|enabled|benefits?)\b",
+    re.I,
+)
 MIN_CLAIM_WORDS = 3  # shorter sentences ("Sure.", "In short:") are not checked as claims
 MAX_PASSAGE_SENTENCES = 60
 
@@ -345,6 +357,36 @@ def inverted(question: str, sentence: str) -> bool:
     stem = re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb
     said = " ".join(MARKER.sub(" ", sentence).split())
     return re.match(rf"(?:the )?{re.escape(thing)} (?:\w+ly )?{re.escape(stem)}\w*\b(?! by\b)", said, re.I) is not None
+
+
+# where a noun phrase's head ends and what it says of it begins ("the quote | about companies ...")
+_THING_END = re.compile(r"\s(?:about|that|which|who|whom|where|when|of|on|in|for|with|from|at|to|by)\s", re.I)
+
+
+def other_object(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` answers "Who VERB X?" with someone doing it to something else ("Who wrote the quote
+    about companies ...?" answered "Netflix wrote a 2019 update for PyCon US ..."): the verb's object shares no word
+    with X's head ("the quote", not what it is about). A pronoun X ("Who created it?") or object ("... created it
+    in 2010") is not compared."""
+    match = _AGENT_Q.match(" ".join(first_clause(question).split()))
+    if not match or re.fullmatch(r"(?:it|them|this|that|these|those)", match.group(2), re.I):
+        return False
+    verb, thing = match.group(1).lower(), _THING_END.split(match.group(2), maxsplit=1)[0]
+    stem = re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb
+    said = " ".join(MARKER.sub(" ", sentence).split())
+    acted = re.search(rf"\b{re.escape(stem)}(?:e|es|ed|d|s|ing)?\b(?: also)? (?!by\b)(.+)", said, re.I)
+    if not acted or re.match(r"(?:it|them|this|that|these|those|both|all)\b", acted.group(1), re.I):
+        return False
+    return not content_words(thing) & content_words(acted.group(1))
+
+
+def unstated_cause(claim: str, sentences: list[str], index: int) -> bool:
+    """Whether ``claim`` gives a cause ("... due to its vocal support for the migration") that its supporting
+    sentence (``sentences[index]``) and the ones beside it never give: "They've been very vocal about successfully
+    making the migration ..." says nothing of why (fresh, twenty-eighth session)."""
+    if not _CAUSE_CLAIM.search(claim):
+        return False
+    return not _CAUSE_TEXT.search(" ".join(sentences[max(index - 1, 0) : index + 2]))
 
 
 def best_relevance(passages: list[Passage]) -> float:
@@ -905,7 +947,7 @@ def check_answer(
         if overlap > sims[best]:  # the quote is the passage sentence sharing most words
             best = max(range(len(group)), key=lambda i: len(words & content_words(group[i])))
         ok = ok and not new_subject(text, number, best) and not clause_of_another(text, group[best])
-        ok = ok and not negates_unlike(text, group[best])
+        ok = ok and not negates_unlike(text, group[best]) and not unstated_cause(text, group, best)
         return ok, strength, best
 
     def swapped(text: str, claimed: set[str], number: int, index: int) -> bool:
@@ -947,8 +989,9 @@ def check_answer(
             sentences.append(AnswerSentence(text, list(named), True))
             continue
         claims += 1
-        if (asked and said <= asked) or unfinished(text) or inverted(question, text):  # the question restated, a
-            # sentence broken off, or the asked one's object doing what the question asks who did
+        if (asked and said <= asked) or unfinished(text) or inverted(question, text) or other_object(question, text):
+            # the question restated, a sentence broken off, the asked one's object doing what the question asks who
+            # did, or someone doing it to something else
             sentences.append(AnswerSentence(text, [], False))
             continue
         checks = {n: support(text, n) for n in numbers}

@@ -58,6 +58,7 @@ from docchat.app.citations import (
 from docchat.app.condense import answered_turns, follow_up_history, needs_context, standalone_question
 from docchat.app.context import fit_passages
 from docchat.app.extractive import extractive_answer, focus_terms
+from docchat.app.licences import licence_owners, states_licence_of
 from docchat.app.overview import asks_for_overview, describe_collection
 from docchat.app.parts import question_parts, quote_missing_parts
 from docchat.app.prompt import (
@@ -382,6 +383,9 @@ class Engine:
         # what a quoted fact must be about; a yes/no question's quotes too ("Is Tornado a WSGI framework?" was quoted
         # with a line on WSGI and one on Tornado, neither saying both: fresh, twenty-third session)
         about = subject_names(standalone, passages) if expected or asks_yes_no(standalone) else set()
+        if expected is Expected.REASON and about:  # a reason is given of the question's subject, its first name:
+            # "Why is PostgreSQL recommended for Django projects?" by "... because PostgreSQL tends to be used ..."
+            about = {min(about, key=lambda name: (standalone.lower().find(name), name))}
         # names the passages write as names, and those of the model's answer they hold ("Netflix", which they only
         # write at a sentence's start), for the checks below
         known = names_in(p.text for p in passages) | names_given(generated, (p.text for p in passages))
@@ -517,6 +521,14 @@ class Engine:
         if not checked.citations and mode == "extractive":  # on the topic, but no sentence is about the question
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice="No sentence of the closest passages is about the question.")  # fmt: skip
+            return
+        owners = licence_owners(standalone)
+        if owners and not any(states_licence_of(owners, citation) for citation in checked.citations):
+            # "What license is Bottle released under?" answered with a tutorial's MIT licence, "Which license is
+            # Flask released under?" with an example project's (fsp-123): the passages state others' licences only
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=f"The closest passages state no licence of {', '.join(sorted(owners))}, "
+                        "which the question asks for (only those of other projects or code).")  # fmt: skip
             return
         elsewhere = unquoted_names(question, checked, focus_terms(question)) if mode == "extractive" else []
         if elsewhere:  # quotes on the topic that never name what the question is about

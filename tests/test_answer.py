@@ -1041,6 +1041,111 @@ def test_the_asked_ones_object_doing_what_the_question_asks_who_did_is_no_claim(
     assert not inverted("Who uses Python?", "NASA uses Python.")
 
 
+def test_someone_doing_the_asked_verb_to_something_else_is_no_claim(store, embedder) -> None:
+    """Fresh, twenty-eighth session: "Who wrote the quote about companies not realizing they use Python?" was
+    answered "Netflix wrote a 2019 update for PyCon US ..." (a true sentence of the seed document, about another
+    thing written). The verb's object shares no word with the question's "the quote". (Replies: a fake Ollama.)"""
+    from docchat.app.citations import other_object
+
+    question = "Who wrote the quote about companies not realizing they use Python?"
+    reply = "Netflix wrote a 2019 update for PyCon US to give more detail on what teams and projects work in Python."
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "2019 update" in p.text)
+    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    assert answer.mode != "generated" and "Netflix wrote" not in answer.answer, answer.to_dict()
+    asked = "Who wrote the 2019 update for PyCon US?"  # the same sentence, now about what was asked
+    answer = _ask_with_reply(store, embedder, asked, f"{reply} [{number}]")
+    assert answer.mode == "generated" and "Netflix wrote" in answer.answer, answer.to_dict()
+
+    assert other_object("Who created Flask?", "Armin Ronacher created Jinja2. [1]")
+    assert not other_object("Who created Flask?", "Flask was created by Armin Ronacher.")  # passive: the thing first
+    assert not other_object("Who founded Dropbox?", "Drew Houston founded it in 2007.")  # a pronoun object
+    assert not other_object("Who originally created it?", "Armin Ronacher created Flask.")  # a pronoun asked
+    assert not other_object("Who wrote the book Two Scoops of Django?", "Daniel Greenfeld wrote the book.")
+
+
+def test_a_reason_the_passages_never_give_is_refused(store, embedder) -> None:
+    """Fresh, twenty-eighth session: "Why did Facebook migrate to Python 3?" was answered "Facebook migrated to
+    Python 3 at scale due to its vocal support for the migration" over "They've been very vocal about successfully
+    making the migration ...": the seed document never says why. A cause no supporting sentence gives is no claim,
+    and a "Why ...?" question is answered only by text that gives a reason (a cause, purpose or condition), so
+    the reply is refused. The cause a passage gives still answers. (Replies: a fake Ollama.)"""
+    question = "Why did Facebook migrate to Python 3?"
+    reply = "Facebook migrated to Python 3 at scale due to its vocal support for the migration."
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "very vocal" in p.text)
+    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    assert answer.abstained, answer.to_dict()
+    assert answer.notice == "The closest passages do not state a reason for facebook, which the question asks for."
+    question = "Why does Google give Python priority support?"
+    reply = "Python receives priority support at Google due to its core language status."
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "priority support" in p.text)
+    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    assert answer.mode == "generated" and "core language status" in answer.answer, answer.to_dict()
+
+
+def test_a_kind_with_a_name_between_its_words_is_said(store, embedder) -> None:
+    """Fresh, twenty-eighth session: "Which front-end framework did Twilio use for TwilioQuest?" was answered with
+    Django and Wagtail; the seed document says "the front-end Vue.js framework", which did not count as saying the
+    kind, so the answer's names went unchecked. A name between the kind's words counts: the answer's names are
+    not what the passages call a front-end framework, and the quote is the sentence that names Vue.js."""
+    reply = ("Twilio uses Python with Django and the Wagtail content management system to power the amazing Twilio "
+             "documentation as well as TwilioQuest.")  # fmt: skip
+    question = "Which front-end framework did Twilio use for TwilioQuest?"
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "Vue.js" in p.text)
+    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    assert answer.mode == "extractive" and "Vue.js" in answer.answer, answer.to_dict()
+    assert answer.notice.startswith("The passages do not call django"), answer.notice
+
+
+def test_a_licence_of_another_project_or_of_a_tutorials_code_is_no_answer(tmp_path, model_cache, embedder) -> None:
+    """fsp-123: "Which license is Flask released under?" was answered with the licence of an example project built
+    with Flask ("The project's code is provided as open source under the BSD 2-Clause ..." under the heading
+    "tedivm's flask starter app"); fresh, twenty-eighth session: Bottle's with a tutorial's "All code ...", Django's
+    with an extension's. A licence counts only where the sentence's subject is what was asked about, or refers
+    back to it under a heading or title that is it. (Replies: a fake Ollama.)"""
+    from docchat.app.licences import licence_owners, states_licence_of
+    from docchat.app.schema import Citation
+    from tests.conftest import fsp_sample
+
+    settings = isolated_settings(seed_model(tmp_path / "data", model_cache, embedder), collection="licences")
+    page = "content/pages/examples/flask/flask-example-projects-code.markdown"
+    ingest_paths(settings, [fsp_sample(tmp_path, [page])], embedder=embedder)
+    reply = 'The project\'s code is provided as open source under the BSD 2-Clause "Simplified" license.'
+    question = "Which license is Flask released under?"
+    retrieved = _ask_with_reply(settings, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "tedivm" in p.heading and "BSD 2" in p.text)
+    answer = _ask_with_reply(settings, embedder, question, f"{reply} [{number}]")
+    assert answer.abstained, answer.to_dict()
+    assert answer.notice.startswith("The closest passages state no licence of flask"), answer.notice
+    answer = _ask_with_reply(settings, embedder, "Which license is tedivm's flask starter app under?",
+                             f"{reply} [{number}]")  # fmt: skip
+    assert answer.mode == "generated" and "BSD 2-Clause" in answer.answer, answer.to_dict()
+
+    assert licence_owners("What license is the flask-base project under?") == {"flask-base"}
+    assert licence_owners("How is Bottle licensed?") == {"bottle"}
+    assert licence_owners("Which projects use the MIT license?") == set()  # names a licence, asks for projects
+
+    def states(owners: set[str], quote: str, heading: str = "") -> bool:
+        return states_licence_of(owners, Citation(1, "page.md", "", heading, (1, 1), quote, quote))
+
+    assert not states(
+        {"bottle"}, "All code for the Dockerfile and the Bottle project are available under the MIT license."
+    )
+    assert not states({"django"}, 'django-loginas is open source under the BSD 3-Clause "New" or "Revised" License.')
+    assert states(
+        {"django-loginas"}, 'django-loginas is open source under the BSD 3-Clause "New" or "Revised" License.'
+    )
+    assert states({"gino"}, "GINO is open sourced under the BSD License.")
+    assert states({"pelican"}, "Pelican's source code is available on GitHub under the AGPL 3 license.")
+    assert states(
+        {"flask-base"}, "The project is open source under the MIT license.", "Examples > flask-base (project website)"
+    )
+    assert not states({"gino"}, "GINO is an ORM built on asyncpg.")  # no licence in it
+
+
 def test_a_page_the_question_names_is_the_one_cited() -> None:
     """fsp-017 (sixteenth session): "On the Django page, which separate library ...?" got a second quote from the
     page on Flask extensions. A page the question names by its title's words is the one cited; a name no title

@@ -42,7 +42,9 @@ from docchat.app.answer_type import Expected, expected_answer, names_in, states
         ("What is a message queue?", None),
         ("Which topics does the chapter cover?", None),
         ("Does Flask ship an ORM?", None),
-        ("Why do teams pick Go for services?", None),
+        ("Why do teams pick Go for services?", Expected.REASON),  # twenty-eighth session
+        ("How come the build is slow?", Expected.REASON),
+        ("and why?", Expected.REASON),
         ("Is Bottle faster than Flask for small apps?", Expected.COMPARISON),
         ("Does the bank write more Go than Java?", Expected.COMPARISON),
         ("Is Peewee easier to learn than SQLAlchemy?", Expected.COMPARISON),
@@ -73,6 +75,10 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, expected: Expected 
         ("Bottle is faster.", Expected.COMPARISON, "Is Bottle faster than Flask?", True),
         ("Bottle is a single-file framework.", Expected.COMPARISON, "Is Bottle faster than Flask?", False),
         ("Instrumenting Sanic Applications, Part 1 adds monitoring.", Expected.QUANTITY, "What port?", False),
+        ("They've been very vocal about the migration.", Expected.REASON, "Why did they migrate?", False),
+        ("They migrated because Python 2 reached its end.", Expected.REASON, "Why did they migrate?", True),
+        ("Celery is used to run work outside the request.", Expected.REASON, "Why use Celery?", True),
+        ("The migration went from Python 2 to Python 3.", Expected.REASON, "Why did they migrate?", False),
         ("Sanic listens on port 8000.", Expected.QUANTITY, "What port?", True),
         ("Caddy is a web server written in Go.", Expected.NAME, "Who created Caddy?", False),  # Go made no Caddy
         ("Caddy is a web server written in Go.", Expected.NAME, "Which language is Caddy written in?", True),
@@ -373,6 +379,19 @@ def test_a_credit_names_a_maker_not_what_inspired_or_powers_it() -> None:
     written = "Full Stack Python is coded and written by Matt Makai."
     assert states(written, Expected.NAME, "Who maintains the Full Stack Python site?")
     assert states("Collab by the U.S. government's CFPB agency is an intranet.", Expected.NAME, "Who built Collab?")
+
+
+def test_a_makers_noun_credits_only_with_a_name_beside_it() -> None:
+    """Fresh, twenty-eighth session: "Who created the Pyramid web framework?" was quoted with "This podcast
+    interview with the primary author of the Pyramid framework explains how Pyramid sprang from Pylons ...": a
+    maker's noun with no name of its own beside it credits no one."""
+    question = "Who created the Pyramid web framework?"
+    podcast = ("A video from San Francisco Python shows the framework. This podcast interview with the primary author "
+               "of the Pyramid framework explains how Pyramid sprang from Pylons.")  # fmt: skip
+    assert not states(podcast, Expected.NAME, question)
+    assert states("Chris McDonough, the primary author of Pyramid, explains it.", Expected.NAME, question)
+    assert states("The creator of Pyramid, Chris McDonough, explains it.", Expected.NAME, question)
+    assert states("Guido van Rossum is the creator of Python.", Expected.NAME, "Who created Python?")
 
 
 @pytest.mark.parametrize(

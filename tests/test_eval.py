@@ -52,13 +52,13 @@ def line(**changes: object) -> str:
 
 
 def test_committed_sets_load_without_errors() -> None:
-    for path, total in ((SEED_SET, 118), (FSP_SET, 130)):
+    for path, total in ((SEED_SET, 125), (FSP_SET, 136)):
         loaded = load_set(path)
         assert loaded.errors == [], path
         assert len(loaded.items) == total
         off_topic_mid_chat = [i for i in loaded.items if i.kind == "unanswerable" and len(i.conversation) > 1]
         assert len(off_topic_mid_chat) >= 3, path
-    assert load_set(SEED_SET).by_kind() == {"answerable": 47, "multihop": 9, "followup": 12, "unanswerable": 50}
+    assert load_set(SEED_SET).by_kind() == {"answerable": 51, "multihop": 9, "followup": 12, "unanswerable": 53}
 
 
 def test_unknown_fields_are_ignored(tmp_path: Path) -> None:
