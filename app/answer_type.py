@@ -129,7 +129,7 @@ _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b")
 _ASKED_KIND = re.compile(rf"{_LEAD}(?:which|what) (?:[\w-]+ )?([a-z][\w-]*) ({_NAME_NOUNS})\b")
 # "Who is Jessica McKellar?", "What is Wagtail?": what a name is, a description ("Who is the CEO of X?" asks a name)
 _WHAT_NAMED_IS = re.compile(
-    rf"(?i:{_LEAD}(?:who|what) (?:is|was|are|were)(?: an?| the)?) (?:[A-Z][\w.'+#-]*\s*)+\??\s*$"
+    rf"(?i:{_LEAD}(?:who|what) (?:is|was|are|were)(?: an?| the)?) ((?:[A-Z][\w.'+#-]*\s*)+)\??\s*$"
 )
 _CLAUSE_END = re.compile(r"[,;?]| and | or ")
 # the auxiliaries a "which/what <noun>" question goes on with ("Which ORM does ...", "What database is ...")
@@ -301,6 +301,12 @@ def asks_what_named_is(question: str) -> bool:
     """Whether the question asks only who or what a name is ("Who is Jessica McKellar?", "What is Wagtail?"): a
     description, which any sentence about that name may give."""
     return _WHAT_NAMED_IS.match(" ".join(question.split())) is not None
+
+
+def what_named_is(question: str) -> str | None:
+    """The name a question asks who or what it is ("What is MCP?": "MCP"), or None for other questions."""
+    match = _WHAT_NAMED_IS.match(" ".join(question.split()))
+    return match.group(1).strip() if match else None
 
 
 def asks_superlative(question: str) -> bool:

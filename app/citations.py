@@ -389,6 +389,21 @@ def unstated_cause(claim: str, sentences: list[str], index: int) -> bool:
     return not _CAUSE_TEXT.search(" ".join(sentences[max(index - 1, 0) : index + 2]))
 
 
+# a list of three or more short items ("LLM, RAG, MCP, Agents", "the CIA, FBI and NSA"): an item's mention in it says
+# nothing of what the item is
+_LIST_ITEM = r"[\w.+#'-]+(?: [\w.+#'-]+){0,2}"
+_LISTED = re.compile(rf"{_LIST_ITEM}(?:\s*,\s*{_LIST_ITEM})+(?:\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+){_LIST_ITEM}")
+
+
+def only_listed(name: str, sentences: Iterable[str]) -> bool:
+    """Whether the ``sentences`` that name ``name`` all do so only as an item of a list of three or more: "What is
+    MCP?" was quoted with "(7) AI (LLM, RAG, MCP, Agents)" (fresh, twenty-eighth session), which never says what it
+    is. False when none names it."""
+    word = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.I)
+    naming = [sentence for sentence in sentences if word.search(sentence)]
+    return bool(naming) and not any(word.search(_LISTED.sub(" ", sentence)) for sentence in naming)
+
+
 def best_relevance(passages: list[Passage]) -> float:
     """What the gate compares with ``min_relevance``: the highest :attr:`Passage.gate_relevance` (0 when there are
     no passages)."""

@@ -25,6 +25,7 @@ from docchat.app.answer_type import (
     names_in,
     states,
     wanted_description,
+    what_named_is,
 )
 from docchat.app.citations import (
     DEFAULT_WORD,
@@ -38,6 +39,7 @@ from docchat.app.citations import (
     nothing_relevant,
     on_named_page,
     on_topic,
+    only_listed,
     outside_the_asked_kind,
     pages_about,
     score_sentences,
@@ -529,6 +531,12 @@ class Engine:
             yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
                         llm=llm.name, notice=f"The closest passages state no licence of {', '.join(sorted(owners))}, "
                         "which the question asks for (only those of other projects or code).")  # fmt: skip
+            return
+        described = what_named_is(standalone)  # "What is MCP?" answered from "(7) AI (LLM, RAG, MCP, Agents)"
+        if described and only_listed(described, (citation.quote for citation in checked.citations)):
+            yield final(answer=refusal_text(), abstained=True, mode="abstained", citations=[], sentences=[],
+                        llm=llm.name, notice=f"The closest passages only list {described} among other items; none "
+                        "says what it is.")  # fmt: skip
             return
         elsewhere = unquoted_names(question, checked, focus_terms(question)) if mode == "extractive" else []
         if elsewhere:  # quotes on the topic that never name what the question is about

@@ -1146,6 +1146,28 @@ def test_a_licence_of_another_project_or_of_a_tutorials_code_is_no_answer(tmp_pa
     assert not states({"gino"}, "GINO is an ORM built on asyncpg.")  # no licence in it
 
 
+def test_a_name_only_listed_among_others_is_not_described(store, embedder) -> None:
+    """Fresh, twenty-eighth session: "What is MCP?" was quoted with "(7) AI (LLM, RAG, MCP, Agents)", the seed
+    document's one mention of it, which says nothing of what it is. Asked who or what a name is, an answer whose
+    every cited sentence names it only as an item of a list is refused. (Replies: a fake Ollama.)"""
+    from docchat.app.citations import only_listed
+
+    question, reply = "What is MCP?", "MCP is one of the AI topics on the Python checklist."
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, p in enumerate(retrieved, start=1) if "MCP" in p.text)
+    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    assert answer.abstained, answer.to_dict()
+    assert answer.notice == "The closest passages only list MCP among other items; none says what it is."
+    reply = "Odoo is an all-in-one management software that offers a range of business applications."
+    answer = _ask_with_reply(store, embedder, "What is Odoo?", f"{reply} [1]")
+    assert answer.mode == "generated" and "all-in-one" in answer.answer, answer.to_dict()
+
+    assert only_listed("CIA", ["... to intelligence agencies like the CIA, FBI and NSA."])
+    assert not only_listed("Flask", ["Flask, a microframework by Armin Ronacher, is popular."])  # an aside, no list
+    assert not only_listed("Flask", ["Flask, Django and Bottle are listed.", "Flask is a microframework."])
+    assert not only_listed("Pyramid", ["Flask, Django and Bottle are listed."])  # not named at all
+
+
 def test_a_page_the_question_names_is_the_one_cited() -> None:
     """fsp-017 (sixteenth session): "On the Django page, which separate library ...?" got a second quote from the
     page on Flask extensions. A page the question names by its title's words is the one cited; a name no title
