@@ -437,6 +437,14 @@ def _ask_with_reply(store: Settings, embedder, question: str, reply: str):
         return _ollama_engine(store, embedder, url).ask(question)
 
 
+def _ask_citing(store: Settings, embedder, question: str, reply: str, holding: str):
+    """Ask ``question`` with the stand-in model replying ``reply`` cited to the retrieved passage whose text holds
+    ``holding`` (its number is known only once the question has been retrieved for)."""
+    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
+    number = next(n for n, passage in enumerate(retrieved, start=1) if holding in passage.text)
+    return _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+
+
 def test_a_name_the_model_invents_for_a_question_asking_for_one_is_a_refusal(store, embedder) -> None:
     """Fresh, eleventh session: "Who founded Linode?" over passages on using Linode was answered "Linode was
     founded by Larry Wall." (a name no passage holds), then quotes on SSH into a Linode server. Asked for a name,
@@ -1049,12 +1057,10 @@ def test_someone_doing_the_asked_verb_to_something_else_is_no_claim(store, embed
 
     question = "Who wrote the quote about companies not realizing they use Python?"
     reply = "Netflix wrote a 2019 update for PyCon US to give more detail on what teams and projects work in Python."
-    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
-    number = next(n for n, p in enumerate(retrieved, start=1) if "2019 update" in p.text)
-    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, question, reply, "2019 update")
     assert answer.mode != "generated" and "Netflix wrote" not in answer.answer, answer.to_dict()
     asked = "Who wrote the 2019 update for PyCon US?"  # the same sentence, now about what was asked
-    answer = _ask_with_reply(store, embedder, asked, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, asked, reply, "2019 update")
     assert answer.mode == "generated" and "Netflix wrote" in answer.answer, answer.to_dict()
 
     assert other_object("Who created Flask?", "Armin Ronacher created Jinja2. [1]")
@@ -1072,16 +1078,12 @@ def test_a_reason_the_passages_never_give_is_refused(store, embedder) -> None:
     the reply is refused. The cause a passage gives still answers. (Replies: a fake Ollama.)"""
     question = "Why did Facebook migrate to Python 3?"
     reply = "Facebook migrated to Python 3 at scale due to its vocal support for the migration."
-    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
-    number = next(n for n, p in enumerate(retrieved, start=1) if "very vocal" in p.text)
-    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, question, reply, "very vocal")
     assert answer.abstained, answer.to_dict()
     assert answer.notice == "The closest passages do not state a reason for facebook, which the question asks for."
     question = "Why does Google give Python priority support?"
     reply = "Python receives priority support at Google due to its core language status."
-    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
-    number = next(n for n, p in enumerate(retrieved, start=1) if "priority support" in p.text)
-    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, question, reply, "priority support")
     assert answer.mode == "generated" and "core language status" in answer.answer, answer.to_dict()
 
 
@@ -1093,9 +1095,7 @@ def test_a_kind_with_a_name_between_its_words_is_said(store, embedder) -> None:
     reply = ("Twilio uses Python with Django and the Wagtail content management system to power the amazing Twilio "
              "documentation as well as TwilioQuest.")  # fmt: skip
     question = "Which front-end framework did Twilio use for TwilioQuest?"
-    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
-    number = next(n for n, p in enumerate(retrieved, start=1) if "Vue.js" in p.text)
-    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, question, reply, "Vue.js")
     assert answer.mode == "extractive" and "Vue.js" in answer.answer, answer.to_dict()
     assert answer.notice.startswith("The passages do not call django"), answer.notice
 
@@ -1153,9 +1153,7 @@ def test_a_name_only_listed_among_others_is_not_described(store, embedder) -> No
     from docchat.app.citations import only_listed
 
     question, reply = "What is MCP?", "MCP is one of the AI topics on the Python checklist."
-    retrieved = _ask_with_reply(store, embedder, question, reply).retrieved
-    number = next(n for n, p in enumerate(retrieved, start=1) if "MCP" in p.text)
-    answer = _ask_with_reply(store, embedder, question, f"{reply} [{number}]")
+    answer = _ask_citing(store, embedder, question, reply, "MCP")
     assert answer.abstained, answer.to_dict()
     assert answer.notice == "The closest passages only list MCP among other items; none says what it is."
     reply = "Odoo is an all-in-one management software that offers a range of business applications."
