@@ -300,7 +300,7 @@ def asks_yes_no(question: str) -> bool:
 def asks_what_named_is(question: str) -> bool:
     """Whether the question asks only who or what a name is ("Who is Jessica McKellar?", "What is Wagtail?"): a
     description, which any sentence about that name may give."""
-    return _WHAT_NAMED_IS.match(" ".join(question.split())) is not None
+    return what_named_is(question) is not None
 
 
 def what_named_is(question: str) -> str | None:
@@ -498,10 +498,8 @@ def credits_someone(text: str, question: str, known: frozenset[str] = frozenset(
     reach_before, reach_after = _CREDIT_NOUN_REACH
     for noun in _CREDIT_NOUN.finditer(text):
         before = [_word(word) for word in WORD.findall(text[: noun.start()])]
-        start = max(len(before) - reach_before, 0)
-        nearby = [(i, before[i]) for i in range(start, len(before))]
-        nearby += [(len(before) + 1 + i, _word(word)) for i, word in enumerate(WORD.findall(text[noun.end() :]))]
-        nearby = [(i, word) for i, word in nearby if i <= len(before) + reach_after]
+        after = [_word(word) for word in WORD.findall(text[noun.end() :])][:reach_after]
+        nearby = list(enumerate(before))[-reach_before:] + list(enumerate(after, start=len(before) + 1))
         if any(word.lower() not in asked and _is_name(word, i, known) for i, word in nearby):
             return True
     return False

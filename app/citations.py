@@ -346,15 +346,23 @@ _AGENT_Q = re.compile(
 )
 
 
+def _asked_agent(question: str) -> tuple[str, str] | None:
+    """The verb's stem and its object of a "Who VERB X?" question ("Who hired Guido van Rossum?": "hir", "Guido van
+    Rossum"); verbs of four letters or fewer keep their form. None for other questions."""
+    match = _AGENT_Q.match(" ".join(question.split()))
+    if not match:
+        return None
+    verb = match.group(1).lower()
+    return (re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb), match.group(2)
+
+
 def inverted(question: str, sentence: str) -> bool:
     """Whether ``sentence`` answers "Who VERB X?" with X doing it ("Who hired Guido van Rossum?" answered "Guido van
     Rossum hired Jessica McKellar ..." over "Dropbox ... hiring ... Guido van Rossum and Jessica McKellar"): the
     question's object as the subject of its own verb says nothing of who did it, however true its words look."""
-    match = _AGENT_Q.match(" ".join(question.split()))
-    if not match:
+    if not (asked := _asked_agent(question)):
         return False
-    verb, thing = match.group(1).lower(), match.group(2)
-    stem = re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb
+    stem, thing = asked
     said = " ".join(MARKER.sub(" ", sentence).split())
     return re.match(rf"(?:the )?{re.escape(thing)} (?:\w+ly )?{re.escape(stem)}\w*\b(?! by\b)", said, re.I) is not None
 
@@ -368,11 +376,10 @@ def other_object(question: str, sentence: str) -> bool:
     about companies ...?" answered "Netflix wrote a 2019 update for PyCon US ..."): the verb's object shares no word
     with X's head ("the quote", not what it is about). A pronoun X ("Who created it?") or object ("... created it
     in 2010") is not compared."""
-    match = _AGENT_Q.match(" ".join(first_clause(question).split()))
-    if not match or re.fullmatch(r"(?:it|them|this|that|these|those)", match.group(2), re.I):
+    asked = _asked_agent(first_clause(question))
+    if not asked or re.fullmatch(r"(?:it|them|this|that|these|those)", asked[1], re.I):
         return False
-    verb, thing = match.group(1).lower(), _THING_END.split(match.group(2), maxsplit=1)[0]
-    stem = re.sub(r"(?:e?d|e?s)$", "", verb) if len(verb) > 4 else verb
+    stem, thing = asked[0], _THING_END.split(asked[1], maxsplit=1)[0]
     said = " ".join(MARKER.sub(" ", sentence).split())
     acted = re.search(rf"\b{re.escape(stem)}(?:e|es|ed|d|s|ing)?\b(?: also)? (?!by\b)(.+)", said, re.I)
     if not acted or re.match(r"(?:it|them|this|that|these|those|both|all)\b", acted.group(1), re.I):
